@@ -1,0 +1,91 @@
+"""`create_app(settings)`: the ASGI app with every face mounted, and first-start preparation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from cloudlet import __version__
+from cloudlet.server import debug
+from cloudlet.server.accounts.routes import router as accounts_router
+from cloudlet.server.core import migrate
+from cloudlet.server.core.db import Database
+from cloudlet.server.http import problems
+from cloudlet.server.http.idempotency import Idempotency
+from cloudlet.server.http.middleware import BodyLimit, FirstParamWins
+from cloudlet.server.orgs.routes import router as orgs_router
+from cloudlet.server.projects.routes import router as projects_router
+from cloudlet.server.services import Services
+from cloudlet.server.settings import Settings
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+
+
+def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
+    """Migrate the database and, on an empty one, create the first admin.
+
+    Runs once per start, before any worker forks. Returns (username, password, token) the
+    first time, for the caller to show once; None afterwards.
+    """
+    settings.prepare()
+    db = Database(settings.db_url)
+    try:
+        migrate.upgrade(db)
+        services = Services.build(settings, db)
+        created = services.accounts.bootstrap_admin(
+            settings.admin_username, settings.admin_password
+        )
+        services.idempotency.purge_expired()
+    finally:
+        db.dispose()
+    if created is None:
+        return None
+    return settings.admin_username, created[0], created[1]
+
+
+def native_router(settings: Settings) -> APIRouter:
+    router = APIRouter()
+    router.include_router(accounts_router)
+    router.include_router(orgs_router)
+    router.include_router(projects_router)
+    if settings.debug_endpoints:
+        router.include_router(debug.router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or Settings()).prepare()
+    db = Database(settings.db_url)
+    services = Services.build(settings, db)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Cloudlet",
+        version=__version__,
+        description="A self-hosted data cloud for connected devices and scientific data.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.services = services
+    problems.install(app)
+    app.include_router(native_router(settings), prefix=API)
+    app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body)
+    app.add_middleware(BodyLimit, limit=settings.max_json_body)
+    app.add_middleware(FirstParamWins)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings come from the environment `serve` exported."""
+    return create_app(Settings())

@@ -1,0 +1,127 @@
+"""`Idempotency-Key` on POST: a retried request gets the first attempt's answer.
+
+Only authenticated POSTs with bodies up to the JSON body limit take part; the stored answer
+is keyed by the credentials and the key, and bound to the exact request (method, path, query,
+body): reusing a key for a different request is a 422. 5xx answers are not stored, so a
+retry after a server failure runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cloudlet.server.core.idempotency import Claim, IdempotencyStore, Stored, digest
+from cloudlet.server.http.problems import problem
+
+HEADER = b"idempotency-key"
+MAX_KEY = 255
+_STORED_HEADERS = {"content-type", "location", "etag"}
+
+
+class Idempotency:
+    def __init__(self, app: ASGIApp, store: IdempotencyStore, max_body: int) -> None:
+        self.app = app
+        self.store = store
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
+        key = headers.get(HEADER)
+        auth = headers.get(b"authorization", b"")
+        if scope["type"] != "http" or scope["method"] != "POST" or key is None or not auth:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY:
+            await problem(400, f"Idempotency-Key must be 1-{MAX_KEY} characters.")(
+                scope, receive, send
+            )
+            return
+        body, complete = await _read_body(receive, self.max_body)
+        if not complete:
+            await problem(
+                413, f"Requests with an Idempotency-Key are limited to {self.max_body} bytes."
+            )(scope, receive, send)
+            return
+        key_hash = digest(auth, key)
+        fingerprint = digest(
+            scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body
+        )
+        claim = await asyncio.to_thread(self.store.claim, key_hash, fingerprint)
+        if claim.state == Claim.MISMATCH:
+            await problem(422, "This Idempotency-Key was already used for a different request.")(
+                scope, receive, send
+            )
+            return
+        if claim.state == Claim.IN_FLIGHT:
+            await problem(
+                409, "A request with this Idempotency-Key is still in progress; retry shortly.",
+                {"Retry-After": "1"},
+            )(scope, receive, send)
+            return
+        if claim.state == Claim.REPLAY:
+            assert claim.stored is not None
+            await _replay(claim.stored, send)
+            return
+        await self._run(scope, body, send, key_hash)
+
+    async def _run(self, scope: Scope, body: bytes, send: Send, key_hash: str) -> None:
+        status = 500
+        kept: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+        sent = False
+
+        async def replay_body() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.decode("latin-1").lower() in _STORED_HEADERS:
+                        kept.append((name.decode("latin-1"), value.decode("latin-1")))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        except BaseException:
+            await asyncio.to_thread(self.store.release, key_hash)
+            raise
+        if status >= 500:
+            await asyncio.to_thread(self.store.release, key_hash)
+        else:
+            await asyncio.to_thread(
+                self.store.complete, key_hash, Stored(status, kept, b"".join(chunks))
+            )
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(parts), False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", False
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts), True
+
+
+async def _replay(stored: Stored, send: Send) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored.headers]
+    headers.append((b"idempotent-replayed", b"true"))
+    headers.append((b"content-length", str(len(stored.body)).encode()))
+    await send({"type": "http.response.start", "status": stored.status, "headers": headers})
+    await send({"type": "http.response.body", "body": stored.body})

@@ -1,0 +1,61 @@
+"""The domain services of one app, wired once by `create_app` (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudlet.server.accounts.directory import UserDirectory
+from cloudlet.server.accounts.service import AccountService
+from cloudlet.server.accounts.throttle import LoginThrottle
+from cloudlet.server.accounts.tokens import TokenService
+from cloudlet.server.core.db import Database
+from cloudlet.server.core.idempotency import IdempotencyStore
+from cloudlet.server.orgs.service import OrgService
+from cloudlet.server.projects.service import ProjectService
+from cloudlet.server.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    orgs: OrgService
+    projects: ProjectService
+    tokens: TokenService
+    accounts: AccountService
+    idempotency: IdempotencyStore
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> Services:
+        assert settings.secret_key, "Settings.prepare() fills the secret key"
+        users = UserDirectory()
+        orgs = OrgService(db, users)
+        projects = ProjectService(db, orgs, users)
+        tokens = TokenService(
+            db, projects, secret_key=settings.secret_key,
+            touch_interval=settings.token_touch_interval,
+        )
+        throttle = LoginThrottle(
+            db,
+            per_account=settings.login_max_failures_account,
+            per_address=settings.login_max_failures_ip,
+            window=settings.login_throttle_window,
+        )
+        accounts = AccountService(
+            db,
+            orgs=orgs,
+            projects=projects,
+            tokens=tokens,
+            throttle=throttle,
+            session_ttl=settings.session_ttl,
+            registration_open=settings.registration_open,
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            orgs=orgs,
+            projects=projects,
+            tokens=tokens,
+            accounts=accounts,
+            idempotency=IdempotencyStore(db, ttl=settings.idempotency_ttl),
+        )

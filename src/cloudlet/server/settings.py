@@ -1,0 +1,135 @@
+"""One settings object, read from `CLOUDLET_*` environment variables and an optional TOML file.
+
+Precedence: explicit keyword arguments, then environment, then the TOML file named by
+`CLOUDLET_CONFIG`, then defaults. The secret key is generated on first start and kept in the
+data dir so every worker and every restart signs with the same key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOUDLET_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".cloudlet"), description="Database, blobs and secret")
+    database_url: str | None = Field(
+        default=None, description="`sqlite:///path` (default: cloudlet.db in the data dir) "
+        "or `postgresql://user@host/db`"
+    )
+    secret_key: str | None = Field(
+        default=None, description="Signs session JWTs; generated into the data dir if unset"
+    )
+    host: str = Field(default="127.0.0.1", description="Address `cloudlet serve` binds")
+    port: int = Field(default=8000, description="Port `cloudlet serve` binds")
+    workers: int = Field(default=1, ge=1, description="API worker processes (>1 needs PostgreSQL)")
+    public_url: str | None = Field(
+        default=None, description="External base URL used in absolute links (behind a proxy)"
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Proxies whose X-Forwarded-For is trusted"
+    )
+    registration_open: bool = Field(default=False, description="Anyone may sign up")
+    admin_username: str = Field(default="admin", description="Admin created on first start")
+    admin_password: str | None = Field(
+        default=None, description="Its password (generated and printed once if unset)"
+    )
+    session_ttl: int = Field(default=14 * 86400, ge=60, description="Login session lifetime (s)")
+    page_size: int = Field(default=50, ge=1, description="Default `limit` of list endpoints")
+    max_page_size: int = Field(default=1000, ge=1, description="Cap on `limit`")
+    max_json_body: int = Field(
+        default=1 << 20, ge=1024, description="Largest JSON or form body accepted (bytes)"
+    )
+    login_max_failures_account: int = Field(
+        default=5, ge=1, description="Failed logins per account before throttling"
+    )
+    login_max_failures_ip: int = Field(
+        default=30, ge=1, description="Failed logins per client address before throttling"
+    )
+    login_throttle_window: int = Field(
+        default=300, ge=1, description="Seconds a failure counts, and the lockout length"
+    )
+    token_touch_interval: int = Field(
+        default=60, ge=1, description="`last_used` of a token is written at most this often (s)"
+    )
+    idempotency_ttl: int = Field(
+        default=86400, ge=60, description="How long an Idempotency-Key answer is replayed (s)"
+    )
+    debug_endpoints: bool = Field(
+        default=False, description="Mount test-only endpoints (the test suite turns this on)"
+    )
+    log_level: str = Field(default="info", description="uvicorn log level")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("CLOUDLET_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL, with the driver made explicit."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'cloudlet.db'}"
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    def prepare(self) -> Settings:
+        """Create the data dir and fill in the persisted secret key; returns self."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.secret_key:
+            path = self.data_dir / "secret_key"
+            if not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+            self.secret_key = path.read_text().strip()
+        return self
+
+    def for_workers(self) -> dict[str, str]:
+        """Environment that makes a forked worker build identical settings."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[f"CLOUDLET_{name.upper()}"] = str(value).lower() if isinstance(
+                    value, bool
+                ) else str(value)
+        return env
+
+
+def describe() -> list[tuple[str, str, Any]]:
+    """(env var, description, default) rows for the README and `cloudlet serve --help`."""
+    return [
+        (f"CLOUDLET_{name.upper()}", field.description or "", field.default)
+        for name, field in Settings.model_fields.items()
+    ]
