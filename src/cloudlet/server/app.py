@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from cloudlet import __version__
-from cloudlet.server import debug
+from cloudlet.server import debug, health
 from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
@@ -49,6 +49,7 @@ def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
 
 def native_router(settings: Settings) -> APIRouter:
     router = APIRouter()
+    router.include_router(health.router)
     router.include_router(accounts_router)
     router.include_router(orgs_router)
     router.include_router(projects_router)

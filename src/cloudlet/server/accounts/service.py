@@ -219,7 +219,8 @@ class AccountService:
             return self.profile(tx.conn, principal.user_id)
 
     def change_password(self, principal: Principal, *, current: str, new: str) -> None:
-        """Needs the current password; every other token of the user is revoked."""
+        """Needs the current password; the user's other login sessions end (API tokens stay:
+        they are managed, and revoked, one by one under /tokens)."""
         principal.require_unrestricted("change the password")
         principal.require_scope(Level.ADMIN, "changing the password")
         check_password(new)
@@ -235,7 +236,9 @@ class AccountService:
                 .where(users.c.id == principal.user_id)
                 .values(password_hash=security.hash_password(new))
             )
-            self.tokens.revoke_all_of(tx, principal.user_id, keep=principal.token_id)
+            self.tokens.revoke_all_of(
+                tx, principal.user_id, keep=principal.token_id, sessions_only=True
+            )
 
     # --- installation administration (superusers) -----------------------------------------
 
@@ -298,8 +301,10 @@ class AccountService:
             self._user(tx.conn, user_id)
             if changes:
                 tx.execute(update(users).where(users.c.id == user_id).values(**changes))
-            if is_active is False or password is not None:
+            if is_active is False:
                 self.tokens.revoke_all_of(tx, user_id)
+            elif password is not None:
+                self.tokens.revoke_all_of(tx, user_id, sessions_only=True)
             return self.profile(tx.conn, user_id)
 
     def find_user_id(self, username: str) -> int:

@@ -265,15 +265,17 @@ class TokenService:
                 .values(revoked_at=utcnow())
             )
 
-    def revoke_all_of(self, tx: Tx, user_id: int, *, keep: int | None = None) -> None:
-        tx.execute(
-            update(tokens)
-            .where(
-                and_(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None)),
-                tokens.c.id != (keep or -1),
-            )
-            .values(revoked_at=utcnow())
+    def revoke_all_of(
+        self, tx: Tx, user_id: int, *, keep: int | None = None, sessions_only: bool = False
+    ) -> None:
+        """Revoke a user's tokens (only login sessions, if asked), except `keep`."""
+        query = update(tokens).where(
+            and_(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None)),
+            tokens.c.id != (keep or -1),
         )
+        if sessions_only:
+            query = query.where(tokens.c.kind == "jwt", tokens.c.name == "session")
+        tx.execute(query.values(revoked_at=utcnow()))
 
     # --- helpers -----------------------------------------------------------------------------
 

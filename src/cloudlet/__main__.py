@@ -1,0 +1,5 @@
+"""`python -m cloudlet` is the `cloudlet` command."""
+
+from cloudlet.cli.main import app
+
+app()

@@ -1,0 +1,57 @@
+"""Fresh PostgreSQL databases for test servers, each cloned from one migrated template."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+
+from cloudlet.server.core import migrate
+from cloudlet.server.core.db import Database
+
+ENV = "CLOUDLET_TEST_POSTGRES_URL"
+
+
+def admin_url() -> str | None:
+    return os.environ.get(ENV) or None
+
+
+def _with_db(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+class PgDatabases:
+    """Creates a migrated template once, then hands out clones; drops all at the end."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.prefix = f"cloudlet_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.template = f"{self.prefix}_tmpl"
+        self.created: list[str] = []
+        self._execute(f'CREATE DATABASE "{self.template}"')
+        self.created.append(self.template)
+        db = Database(_sqlalchemy(_with_db(url, self.template)))
+        try:
+            migrate.upgrade(db)
+        finally:
+            db.dispose()
+
+    def _execute(self, sql: str) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def clone(self) -> str:
+        name = f"{self.prefix}_{len(self.created)}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return _with_db(self.url, name)
+
+    def drop_all(self) -> None:
+        for name in reversed(self.created):
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _sqlalchemy(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
