@@ -15,6 +15,8 @@ PASSWORD = "correct horse battery"
 
 @dataclass
 class TestUser:
+    __test__ = False  # a helper, not a test class
+
     id: int
     username: str
     email: str

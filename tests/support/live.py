@@ -38,9 +38,10 @@ class LiveServer:
     def api(self) -> str:
         return self.url + "/api/v1"
 
-    def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.api, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+    def client(self, token: str | None = None, headers: dict[str, str] | None = None
+               ) -> httpx.Client:
+        merged = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+        return httpx.Client(base_url=self.api, headers=merged, timeout=30)
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the `cloudlet` command against this server's data dir (operator commands)."""
@@ -71,6 +72,9 @@ def base_env(data_dir: Path, database_url: str | None, extra: dict[str, str]) ->
             "CLOUDLET_LOG_LEVEL": "warning",
             "CLOUDLET_ADMIN_PASSWORD": "admin-password-1",
             "HOME": str(data_dir / "home"),
+            # still argon2id, at a cost that keeps hundreds of test logins quick
+            "CLOUDLET_PASSWORD_HASH_TIME_COST": "1",
+            "CLOUDLET_PASSWORD_HASH_MEMORY_KIB": "8192",
         }
     )
     if database_url:

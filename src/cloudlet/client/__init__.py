@@ -1,0 +1,60 @@
+"""The Cloudlet SDK: `Client`, `AsyncClient`, their cursors, errors and profiles.
+
+It never imports `cloudlet.server`; it installs and runs without the `server` extra.
+"""
+
+from cloudlet.client.async_client import AsyncClient
+from cloudlet.client.calls import AsyncStream, Stream
+from cloudlet.client.connection import Connection
+from cloudlet.client.cursor import AsyncCursor, Cursor
+from cloudlet.client.errors import (
+    APIError,
+    BadRequest,
+    ClientError,
+    CloudletError,
+    ConfigError,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServerError,
+    Timeout,
+    TransportError,
+    Unauthorized,
+    ValidationError,
+)
+from cloudlet.client.profiles import Profile, ProfileStore, config_dir
+from cloudlet.client.retries import RetryPolicy
+from cloudlet.client.sync_client import Client
+
+__all__ = [
+    "APIError",
+    "AsyncClient",
+    "AsyncCursor",
+    "AsyncStream",
+    "BadRequest",
+    "Client",
+    "ClientError",
+    "CloudletError",
+    "ConfigError",
+    "Conflict",
+    "Connection",
+    "ConnectionFailed",
+    "Cursor",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "Profile",
+    "ProfileStore",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "Stream",
+    "Timeout",
+    "TransportError",
+    "Unauthorized",
+    "ValidationError",
+    "config_dir",
+]

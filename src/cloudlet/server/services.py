@@ -9,6 +9,7 @@ from cloudlet.server.accounts.service import AccountService
 from cloudlet.server.accounts.throttle import LoginThrottle
 from cloudlet.server.accounts.tokens import TokenService
 from cloudlet.server.core.db import Database
+from cloudlet.server.core.security import Passwords
 from cloudlet.server.core.idempotency import IdempotencyStore
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
@@ -47,6 +48,10 @@ class Services:
             projects=projects,
             tokens=tokens,
             throttle=throttle,
+            passwords=Passwords(
+                time_cost=settings.password_hash_time_cost,
+                memory_kib=settings.password_hash_memory_kib,
+            ),
             session_ttl=settings.session_ttl,
             registration_open=settings.registration_open,
         )

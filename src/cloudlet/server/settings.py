@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     login_throttle_window: int = Field(
         default=300, ge=1, description="Seconds a failure counts, and the lockout length"
     )
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, description="argon2id passes per password hash"
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536, ge=1024, description="argon2id memory per password hash (KiB)"
+    )
     token_touch_interval: int = Field(
         default=60, ge=1, description="`last_used` of a token is written at most this often (s)"
     )

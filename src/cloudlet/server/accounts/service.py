@@ -61,6 +61,7 @@ class AccountService:
         projects: ProjectService,
         tokens: TokenService,
         throttle: LoginThrottle,
+        passwords: security.Passwords,
         session_ttl: int,
         registration_open: bool,
     ) -> None:
@@ -69,6 +70,7 @@ class AccountService:
         self.projects = projects
         self.tokens = tokens
         self.throttle = throttle
+        self.passwords = passwords
         self.session_ttl = timedelta(seconds=session_ttl)
         self.registration_open = registration_open
 
@@ -111,7 +113,7 @@ class AccountService:
             insert(users).values(
                 username=username,
                 email=email,
-                password_hash=security.hash_password(password) if password else None,
+                password_hash=self.passwords.hash(password) if password else None,
                 first_name=first_name,
                 last_name=last_name,
                 is_superuser=is_superuser,
@@ -165,7 +167,7 @@ class AccountService:
                     )
                 )
             ).first()
-        ok = security.verify_password(row.password_hash if row else None, password)
+        ok = self.passwords.verify(row.password_hash if row else None, password)
         if row is None or not ok or not row.is_active:
             self.throttle.failed(identifier, address)
             raise Unauthenticated("Wrong username, email or password.")
@@ -228,13 +230,13 @@ class AccountService:
             stored = conn.execute(
                 select(users.c.password_hash).where(users.c.id == principal.user_id)
             ).scalar()
-        if not security.verify_password(stored, current):
+        if not self.passwords.verify(stored, current):
             raise PermissionDenied("The current password is wrong.")
         with self.db.write() as tx:
             tx.execute(
                 update(users)
                 .where(users.c.id == principal.user_id)
-                .values(password_hash=security.hash_password(new))
+                .values(password_hash=self.passwords.hash(new))
             )
             self.tokens.revoke_all_of(
                 tx, principal.user_id, keep=principal.token_id, sessions_only=True
@@ -296,7 +298,7 @@ class AccountService:
             if v is not None
         }
         if password is not None:
-            changes["password_hash"] = security.hash_password(check_password(password))
+            changes["password_hash"] = self.passwords.hash(check_password(password))
         with self.db.write() as tx:
             self._user(tx.conn, user_id)
             if changes:

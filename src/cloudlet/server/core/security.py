@@ -14,20 +14,26 @@ from argon2.exceptions import InvalidHashError, VerificationError
 TOKEN_PREFIX = "clt_"
 JWT_ALGORITHM = "HS256"  # pinned: a token naming any other algorithm is refused
 
-_hasher = PasswordHasher()
-# compared against when the user does not exist, so both paths cost the same
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Passwords:
+    """argon2id hashing; the cost is a setting (RFC 9106's low-memory profile by default)."""
 
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        # verified against when the user does not exist, so both paths cost the same
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy, password) and bool(
+                password_hash
+            )
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def new_api_secret() -> str:

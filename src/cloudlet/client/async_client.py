@@ -1,0 +1,216 @@
+"""`AsyncClient`: the asyncio twin of `Client` (sync_client.py), method for method. Every call
+is awaited; `paginate()` gives an `AsyncCursor` and `stream=True` an `AsyncStream`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from cloudlet.client.calls import (
+    AsyncStream,
+    IdempotencyKey,
+    Params,
+    build_request,
+    read_answer,
+    transport_error,
+)
+from cloudlet.client.connection import Connection
+from cloudlet.client.cursor import AsyncCursor
+from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
+from cloudlet.client.errors import error_for
+from cloudlet.client.paths import ApiPath
+from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
+from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
+
+__all__ = ["AsyncClient"]
+
+JSON = dict[str, Any]
+AJSON = Awaitable[JSON]
+
+
+class AsyncClient:
+    """A connection to one Cloudlet server; `async with` it, or `await client.close()`.
+
+    `url`, `token` and `project` default to CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT,
+    then to the active profile (`profile=` names another; `profile=False` skips profiles,
+    `env=False` skips the environment). With `project`, relative paths are under that project.
+
+    `retries` is a count or a `RetryPolicy`; `auto_idempotency_keys` gives every
+    authenticated POST a fresh `Idempotency-Key`, which makes it safe to retry. `transport`
+    replaces the network (e.g. `httpx.ASGITransport`); retries wrap whatever it is.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        project: ProjectRef | None = None,
+        *,
+        profile: str | bool | None = None,
+        env: bool = True,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        retries: int | RetryPolicy = 3,
+        auto_idempotency_keys: bool = True,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.connection = Connection.configure(url, token, project, profile=profile, env=env)
+        self.retry_policy = retry_policy(retries)
+        self.auto_idempotency_keys = auto_idempotency_keys
+        self._http = httpx.AsyncClient(
+            transport=AsyncRetryTransport(
+                self.retry_policy, transport or httpx.AsyncHTTPTransport()
+            ),
+            timeout=timeout,
+            headers=client_headers(headers),
+            follow_redirects=True,
+        )
+        self.api = ApiPath(self)
+        self.orgs: Orgs[AJSON, Awaitable[None], AsyncCursor] = Orgs(self)
+        self.projects: Projects[AJSON, Awaitable[None], AsyncCursor] = Projects(self)
+        self.tokens: Tokens[AJSON, Awaitable[None], AsyncCursor] = Tokens(self)
+        self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
+
+    @classmethod
+    def from_env(cls, **options: Any) -> AsyncClient:
+        """Configured from CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT only."""
+        return cls(profile=False, **options)
+
+    @classmethod
+    def from_profile(cls, name: str, **options: Any) -> AsyncClient:
+        """Configured from the named profile only (the environment is ignored)."""
+        return cls(profile=name, env=False, **options)
+
+    @property
+    def url(self) -> str:
+        """The server's root URL."""
+        return self.connection.url
+
+    @property
+    def token(self) -> str | None:
+        return self.connection.token
+
+    @property
+    def project(self) -> str | None:
+        return self.connection.project
+
+    def __repr__(self) -> str:
+        scope = f" project={self.project}" if self.project else ""
+        return f"<AsyncClient {self.url}{scope}>"
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def set_token(self, token: str | None) -> None:
+        """Use `token` from now on (None: make anonymous requests)."""
+        self.connection.token = token
+
+    async def login(self, username_or_email: str, password: str) -> JSON:
+        """Start a session: the client keeps the session token; returns the user."""
+        answer = await self._send("POST", "/auth/login",
+                            data={"username": username_or_email, "password": password},
+                            idempotency_key=False, anonymous=True)
+        self.set_token(answer["token"])
+        return answer["user"]  # type: ignore[no-any-return]
+
+    async def logout(self) -> None:
+        """Revoke the token in use on the server and forget it."""
+        try:
+            await self._send("POST", "/auth/logout", idempotency_key=False)
+        finally:
+            self.set_token(None)
+
+    async def me(self) -> JSON:
+        """The caller's account, with `token` describing the credential in use."""
+        return await self.get("/me")  # type: ignore[no-any-return]
+
+    # -- generic calls ----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        data: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        raw: bool = False,
+        stream: bool = False,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Any:
+        """Any call. `data` is sent as JSON, `content` as bytes. Returns parsed JSON (None for
+        204), bytes when `raw`, or an `AsyncStream` to read from when `stream`."""
+        return await self._send(method, url, params=params, data=data, content=content,
+                          headers=headers, raw=raw, stream=stream,
+                          idempotency_key=idempotency_key)
+
+    async def get(self, url: str, params: Params | None = None, *, raw: bool = False,
+            stream: bool = False) -> Any:
+        return await self._send("GET", url, params=params, raw=raw, stream=stream)
+
+    async def post(self, url: str, data: Any = None, *, params: Params | None = None,
+             raw: bool = False, stream: bool = False,
+             idempotency_key: IdempotencyKey = None) -> Any:
+        return await self._send("POST", url, params=params, data=data, raw=raw, stream=stream,
+                          idempotency_key=idempotency_key)
+
+    async def put(self, url: str, data: Any = None, *, params: Params | None = None,
+            raw: bool = False, stream: bool = False) -> Any:
+        return await self._send("PUT", url, params=params, data=data, raw=raw, stream=stream)
+
+    async def patch(self, url: str, data: Any = None, *, params: Params | None = None,
+              raw: bool = False, stream: bool = False) -> Any:
+        return await self._send("PATCH", url, params=params, data=data, raw=raw, stream=stream)
+
+    async def delete(self, url: str, data: Any = None, *, params: Params | None = None,
+               raw: bool = False, stream: bool = False) -> Any:
+        return await self._send("DELETE", url, params=params, data=data, raw=raw, stream=stream)
+
+    def paginate(self, url: str, params: Params | None = None) -> AsyncCursor:
+        """A lazy cursor over a list endpoint (or one item, if the answer is not a list)."""
+        return AsyncCursor(self.get, url, params, self.connection.rebase)
+
+    async def _send(
+        self, method: str, url: str, *, params: Params | None = None, data: Any = None,
+        content: bytes | None = None, headers: Mapping[str, str] | None = None,
+        raw: bool = False, stream: bool = False, idempotency_key: IdempotencyKey = None,
+        anonymous: bool = False,
+    ) -> Any:
+        request = build_request(
+            self._http, self.connection, method, url, params=params, data=data,
+            content=content, headers=headers, idempotency_key=idempotency_key,
+            auto_keys=self.auto_idempotency_keys, anonymous=anonymous,
+        )
+        try:
+            response = await self._http.send(request, stream=stream)
+        except httpx.RequestError as exc:
+            raise transport_error(exc, request) from exc
+        if not stream:
+            return read_answer(response, raw=raw)
+        if response.is_error:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            raise error_for(response)
+        return AsyncStream(response)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    aclose = close  # the name `contextlib.aclosing()` calls
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,211 @@
+"""`Client`: the synchronous SDK client. `AsyncClient` (async_client.py) is its twin, with the
+same method names; the shared pieces live in connection.py, calls.py and resources.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from cloudlet.client.calls import (
+    IdempotencyKey,
+    Params,
+    Stream,
+    build_request,
+    read_answer,
+    transport_error,
+)
+from cloudlet.client.connection import Connection
+from cloudlet.client.cursor import Cursor
+from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
+from cloudlet.client.errors import error_for
+from cloudlet.client.paths import ApiPath
+from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
+from cloudlet.client.retries import RetryPolicy, RetryTransport
+
+__all__ = ["Client"]
+
+JSON = dict[str, Any]
+
+
+class Client:
+    """A connection to one Cloudlet server; use it as a context manager, or call `close()`.
+
+    `url`, `token` and `project` default to CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT,
+    then to the active profile (`profile=` names another; `profile=False` skips profiles,
+    `env=False` skips the environment). With `project`, relative paths are under that project.
+
+    `retries` is a count or a `RetryPolicy`; `auto_idempotency_keys` gives every
+    authenticated POST a fresh `Idempotency-Key`, which makes it safe to retry. `transport`
+    replaces the network (e.g. `httpx.MockTransport`); retries wrap whatever it is.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        project: ProjectRef | None = None,
+        *,
+        profile: str | bool | None = None,
+        env: bool = True,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        retries: int | RetryPolicy = 3,
+        auto_idempotency_keys: bool = True,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.connection = Connection.configure(url, token, project, profile=profile, env=env)
+        self.retry_policy = retry_policy(retries)
+        self.auto_idempotency_keys = auto_idempotency_keys
+        self._http = httpx.Client(
+            transport=RetryTransport(self.retry_policy, transport or httpx.HTTPTransport()),
+            timeout=timeout,
+            headers=client_headers(headers),
+            follow_redirects=True,
+        )
+        self.api = ApiPath(self)
+        self.orgs: Orgs[JSON, None, Cursor] = Orgs(self)
+        self.projects: Projects[JSON, None, Cursor] = Projects(self)
+        self.tokens: Tokens[JSON, None, Cursor] = Tokens(self)
+        self.users: Users[JSON, None, Cursor] = Users(self)
+
+    @classmethod
+    def from_env(cls, **options: Any) -> Client:
+        """Configured from CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT only."""
+        return cls(profile=False, **options)
+
+    @classmethod
+    def from_profile(cls, name: str, **options: Any) -> Client:
+        """Configured from the named profile only (the environment is ignored)."""
+        return cls(profile=name, env=False, **options)
+
+    @property
+    def url(self) -> str:
+        """The server's root URL."""
+        return self.connection.url
+
+    @property
+    def token(self) -> str | None:
+        return self.connection.token
+
+    @property
+    def project(self) -> str | None:
+        return self.connection.project
+
+    def __repr__(self) -> str:
+        scope = f" project={self.project}" if self.project else ""
+        return f"<Client {self.url}{scope}>"
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def set_token(self, token: str | None) -> None:
+        """Use `token` from now on (None: make anonymous requests)."""
+        self.connection.token = token
+
+    def login(self, username_or_email: str, password: str) -> JSON:
+        """Start a session: the client keeps the session token; returns the user."""
+        answer = self._send("POST", "/auth/login",
+                            data={"username": username_or_email, "password": password},
+                            idempotency_key=False, anonymous=True)
+        self.set_token(answer["token"])
+        return answer["user"]  # type: ignore[no-any-return]
+
+    def logout(self) -> None:
+        """Revoke the token in use on the server and forget it."""
+        try:
+            self._send("POST", "/auth/logout", idempotency_key=False)
+        finally:
+            self.set_token(None)
+
+    def me(self) -> JSON:
+        """The caller's account, with `token` describing the credential in use."""
+        return self.get("/me")  # type: ignore[no-any-return]
+
+    # -- generic calls ----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        data: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        raw: bool = False,
+        stream: bool = False,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Any:
+        """Any call. `data` is sent as JSON, `content` as bytes. Returns parsed JSON (None for
+        204), bytes when `raw`, or a `Stream` to read from when `stream`."""
+        return self._send(method, url, params=params, data=data, content=content,
+                          headers=headers, raw=raw, stream=stream,
+                          idempotency_key=idempotency_key)
+
+    def get(self, url: str, params: Params | None = None, *, raw: bool = False,
+            stream: bool = False) -> Any:
+        return self._send("GET", url, params=params, raw=raw, stream=stream)
+
+    def post(self, url: str, data: Any = None, *, params: Params | None = None,
+             raw: bool = False, stream: bool = False,
+             idempotency_key: IdempotencyKey = None) -> Any:
+        return self._send("POST", url, params=params, data=data, raw=raw, stream=stream,
+                          idempotency_key=idempotency_key)
+
+    def put(self, url: str, data: Any = None, *, params: Params | None = None,
+            raw: bool = False, stream: bool = False) -> Any:
+        return self._send("PUT", url, params=params, data=data, raw=raw, stream=stream)
+
+    def patch(self, url: str, data: Any = None, *, params: Params | None = None,
+              raw: bool = False, stream: bool = False) -> Any:
+        return self._send("PATCH", url, params=params, data=data, raw=raw, stream=stream)
+
+    def delete(self, url: str, data: Any = None, *, params: Params | None = None,
+               raw: bool = False, stream: bool = False) -> Any:
+        return self._send("DELETE", url, params=params, data=data, raw=raw, stream=stream)
+
+    def paginate(self, url: str, params: Params | None = None) -> Cursor:
+        """A lazy cursor over a list endpoint (or one item, if the answer is not a list)."""
+        return Cursor(self.get, url, params, self.connection.rebase)
+
+    def _send(
+        self, method: str, url: str, *, params: Params | None = None, data: Any = None,
+        content: bytes | None = None, headers: Mapping[str, str] | None = None,
+        raw: bool = False, stream: bool = False, idempotency_key: IdempotencyKey = None,
+        anonymous: bool = False,
+    ) -> Any:
+        request = build_request(
+            self._http, self.connection, method, url, params=params, data=data,
+            content=content, headers=headers, idempotency_key=idempotency_key,
+            auto_keys=self.auto_idempotency_keys, anonymous=anonymous,
+        )
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.RequestError as exc:
+            raise transport_error(exc, request) from exc
+        if not stream:
+            return read_answer(response, raw=raw)
+        if response.is_error:
+            try:
+                response.read()
+            finally:
+                response.close()
+            raise error_for(response)
+        return Stream(response)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
