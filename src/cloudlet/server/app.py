@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from cloudlet import __version__
 from cloudlet.server import debug, health
 from cloudlet.server.accounts.routes import router as accounts_router
+from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
 from cloudlet.server.http import problems
@@ -53,6 +54,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(accounts_router)
     router.include_router(orgs_router)
     router.include_router(projects_router)
+    router.include_router(events_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
     return router
@@ -65,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.events.bus.start()
         yield
+        await services.events.bus.close()
         db.dispose()
 
     app = FastAPI(

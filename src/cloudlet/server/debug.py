@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from cloudlet.server.http.problems import problem
@@ -22,6 +24,16 @@ def flaky(key: str, fail: int = 2, status: int = 503, retry_after: int | None = 
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return problem(status, f"deliberate failure {_calls[key]} of {fail}", headers)
     return JSONResponse({"key": key, "attempts": _calls[key]})
+
+
+@router.post("/_debug/publish")
+def publish(request: Request, body: dict[str, Any]) -> JSONResponse:
+    """Publish `count` events of `size` padding bytes on `topic`, as fast as the bus takes."""
+    events = request.app.state.services.events
+    count, size = int(body.get("count", 1)), int(body.get("size", 0))
+    for i in range(count):
+        events.publish(body["topic"], body.get("event", "debug"), {"i": i, "pad": "x" * size})
+    return JSONResponse({"published": count})
 
 
 @router.get("/_debug/status/{code}")

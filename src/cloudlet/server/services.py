@@ -9,7 +9,11 @@ from cloudlet.server.accounts.service import AccountService
 from cloudlet.server.accounts.throttle import LoginThrottle
 from cloudlet.server.accounts.tokens import TokenService
 from cloudlet.server.core.db import Database
+from cloudlet.server.core.principal import Level
 from cloudlet.server.core.security import Passwords
+from cloudlet.server.events.backends import make_bus
+from cloudlet.server.events.service import EventService
+from cloudlet.server.events.topics import TopicRegistry, user_topic
 from cloudlet.server.core.idempotency import IdempotencyStore
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
@@ -25,16 +29,25 @@ class Services:
     tokens: TokenService
     accounts: AccountService
     idempotency: IdempotencyStore
+    events: EventService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
         assert settings.secret_key, "Settings.prepare() fills the secret key"
         users = UserDirectory()
-        orgs = OrgService(db, users)
-        projects = ProjectService(db, orgs, users)
+        topics = TopicRegistry()
+        events = EventService(db, make_bus(settings), topics)
+        orgs = OrgService(db, users, events)
+        projects = ProjectService(db, orgs, users, events)
         tokens = TokenService(
-            db, projects, secret_key=settings.secret_key,
+            db, projects, events, secret_key=settings.secret_key,
             touch_interval=settings.token_touch_interval,
+        )
+        topics.register("user", user_topic)
+        topics.register(
+            "project",
+            lambda conn, principal, key: "project:%d"
+            % projects.authorize(conn, principal, key, Level.READ)["id"],
         )
         throttle = LoginThrottle(
             db,
@@ -63,4 +76,5 @@ class Services:
             tokens=tokens,
             accounts=accounts,
             idempotency=IdempotencyStore(db, ttl=settings.idempotency_ttl),
+            events=events,
         )

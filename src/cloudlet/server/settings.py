@@ -73,6 +73,25 @@ class Settings(BaseSettings):
     idempotency_ttl: int = Field(
         default=86400, ge=60, description="How long an Idempotency-Key answer is replayed (s)"
     )
+    redis_url: str | None = Field(
+        default=None, description="`redis://host:6379/0`: the event bus for several workers"
+    )
+    redis_prefix: str = Field(default="cloudlet", description="Prefix of Cloudlet's Redis keys")
+    events_history_size: int = Field(
+        default=1000, ge=1, description="Events each topic keeps for resuming clients"
+    )
+    events_history_age: int = Field(
+        default=3600, ge=1, description="Seconds an event stays in a topic's history"
+    )
+    events_queue_size: int = Field(
+        default=1000, ge=1, description="Events queued per connection before it counts as slow"
+    )
+    events_ping_interval: int = Field(
+        default=15, ge=1, description="Seconds between server pings on idle event streams"
+    )
+    events_recheck_interval: int = Field(
+        default=5, ge=1, description="Seconds between re-checks of a stream's token and rights"
+    )
     debug_endpoints: bool = Field(
         default=False, description="Mount test-only endpoints (the test suite turns this on)"
     )

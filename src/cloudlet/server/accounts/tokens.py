@@ -19,6 +19,7 @@ from cloudlet.server.core.db import Database, Tx
 from cloudlet.server.core.errors import Invalid, NotFound, Unauthenticated
 from cloudlet.server.core.principal import SCOPES, Level, Principal
 from cloudlet.server.core.schema import utcnow
+from cloudlet.server.events.service import EventService
 from cloudlet.server.projects.service import ProjectService, gid_of
 
 PUBLIC_COLUMNS = (
@@ -44,10 +45,17 @@ def check_scope(scope: str) -> str:
 
 class TokenService:
     def __init__(
-        self, db: Database, projects: ProjectService, *, secret_key: str, touch_interval: int
+        self,
+        db: Database,
+        projects: ProjectService,
+        events: EventService,
+        *,
+        secret_key: str,
+        touch_interval: int,
     ) -> None:
         self.db = db
         self.projects = projects
+        self.events = events
         self.secret_key = secret_key
         self.touch_interval = timedelta(seconds=touch_interval)
 
@@ -263,6 +271,9 @@ class TokenService:
                 update(tokens)
                 .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
+            )
+            self.events.publish_after(
+                tx, f"user:{principal.user_id}", "token.revoked", {"token_id": token_id}
             )
 
     def revoke_all_of(

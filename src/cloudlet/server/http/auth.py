@@ -46,6 +46,7 @@ def optional_principal(request: Request, services: Svc) -> Principal | None:
         return None
     principal = services.tokens.authenticate(token)
     request.state.principal = principal
+    request.state.token = token
     return principal
 
 

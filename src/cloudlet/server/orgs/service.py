@@ -17,6 +17,7 @@ from cloudlet.server.core.db import Database, Tx
 from cloudlet.server.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.core.schema import utcnow
+from cloudlet.server.events.service import EventService
 from cloudlet.server.orgs.tables import org_members, orgs
 
 ROLES = ("member", "admin", "owner")
@@ -35,9 +36,10 @@ def check_role(role: str) -> str:
 
 
 class OrgService:
-    def __init__(self, db: Database, users: UserDirectory) -> None:
+    def __init__(self, db: Database, users: UserDirectory, events: EventService) -> None:
         self.db = db
         self.users = users
+        self.events = events
 
     # --- building blocks other services compose into their own transactions -------------
 
@@ -76,7 +78,9 @@ class OrgService:
                 org_id=org_id, user_id=owner_id, role="owner", created_at=now
             )
         )
-        return self._row(tx.conn, org_id)
+        org = self._row(tx.conn, org_id)
+        self._announce(tx, org, "org.created")
+        return org
 
     def role_of(self, conn: Connection, org_id: int, user_id: int) -> str | None:
         return conn.execute(
@@ -97,6 +101,30 @@ class OrgService:
         if row is None or role is None:
             raise NotFound(f"No org {slug!r}.")
         return {**row._mapping, "role": role}
+
+    def _announce(
+        self,
+        tx: Tx,
+        org: dict[str, Any],
+        event: str,
+        *,
+        user: dict[str, Any] | None = None,
+        role: str | None = None,
+    ) -> None:
+        """Org events go to the user topic of every member (and of the member concerned)."""
+        data: dict[str, Any] = {"id": org["id"], "slug": org["slug"], "name": org["name"],
+                                "about": org["about"]}
+        audience = set(
+            tx.execute(
+                select(org_members.c.user_id).where(org_members.c.org_id == org["id"])
+            ).scalars()
+        )
+        if user is not None:
+            data = {"org": data, "user_id": user["id"], "username": user["username"],
+                    "role": role}
+            audience.add(user["id"])
+        for user_id in sorted(audience):
+            self.events.publish_after(tx, f"user:{user_id}", event, data)
 
     def _row(self, conn: Connection, org_id: int) -> dict[str, Any]:
         return dict(conn.execute(select(orgs).where(orgs.c.id == org_id)).one()._mapping)
@@ -144,7 +172,9 @@ class OrgService:
             values = {k: v for k, v in {"name": name, "about": about}.items() if v is not None}
             if values:
                 tx.execute(update(orgs).where(orgs.c.id == org["id"]).values(**values))
-            return {**self._row(tx.conn, org["id"]), "role": org["role"]}
+            fresh = self._row(tx.conn, org["id"])
+            self._announce(tx, fresh, "org.updated")
+            return {**fresh, "role": org["role"]}
 
     def delete(self, principal: Principal, slug: str) -> None:
         principal.require_unrestricted("delete orgs")
@@ -154,6 +184,7 @@ class OrgService:
             principal.require_scope(Level.ADMIN, "deleting orgs")
             if org["personal_user_id"] is not None:
                 raise Conflict("A personal org can't be deleted.")
+            self._announce(tx, org, "org.deleted")
             tx.execute(delete(orgs).where(orgs.c.id == org["id"]))
 
     # --- members ---------------------------------------------------------------------------
@@ -194,6 +225,7 @@ class OrgService:
                     org_id=org["id"], user_id=user["id"], role=role, created_at=now
                 )
             )
+            self._announce(tx, org, "org.member_added", user=user, role=role)
             return {"id": user["id"], "username": user["username"], "role": role,
                     "created_at": now}
 
@@ -213,6 +245,7 @@ class OrgService:
                 .where(org_members.c.org_id == org["id"], org_members.c.user_id == user["id"])
                 .values(role=role)
             )
+            self._announce(tx, org, "org.member_updated", user=user, role=role)
             row = tx.execute(
                 select(org_members.c.created_at).where(
                     org_members.c.org_id == org["id"], org_members.c.user_id == user["id"]
@@ -234,6 +267,7 @@ class OrgService:
                     self._require_role(principal, org, "owner", "remove an owner")
             if current == "owner":
                 self._keep_an_owner(tx.conn, org)
+            self._announce(tx, org, "org.member_removed", user=user, role=None)
             tx.execute(
                 delete(org_members).where(
                     org_members.c.org_id == org["id"], org_members.c.user_id == user["id"]

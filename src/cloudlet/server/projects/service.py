@@ -20,6 +20,7 @@ from cloudlet.server.core.db import Database, Tx
 from cloudlet.server.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.core.schema import utcnow
+from cloudlet.server.events.service import EventService
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.tables import project_members, projects
 
@@ -40,10 +41,13 @@ def check_role(role: str) -> Level:
 
 
 class ProjectService:
-    def __init__(self, db: Database, orgs: OrgService, users: UserDirectory) -> None:
+    def __init__(
+        self, db: Database, orgs: OrgService, users: UserDirectory, events: EventService
+    ) -> None:
         self.db = db
         self.orgs = orgs
         self.users = users
+        self.events = events
 
     # --- resolving and authorizing: what every other domain calls ------------------------
 
@@ -122,7 +126,26 @@ class ProjectService:
                 updated_at=now,
             )
         ).inserted_primary_key[0]
-        return self._row(tx.conn, project_id)
+        project = self._row(tx.conn, project_id)
+        self._announce(tx, project, "project.created")
+        if created_by is not None:
+            user = f"user:{created_by}"
+            self.events.publish_after(tx, user, "project.created", self._summary(tx.conn, project))
+            self.events.publish_after(  # the name AmigoCloud clients listen for
+                tx, user, "project:creation_succeeded",
+                {"user_id": created_by, "project_id": project_id},
+            )
+        return project
+
+    def _summary(self, conn: Connection, project: dict[str, Any]) -> dict[str, Any]:
+        shown = self._present(conn, project)
+        return {k: shown[k] for k in ("id", "uuid", "gid", "name", "description", "org")}
+
+    def _announce(
+        self, tx: Tx, project: dict[str, Any], event: str, **extra: Any
+    ) -> None:
+        data = {**self._summary(tx.conn, project), **extra}
+        self.events.publish_after(tx, f"project:{project['id']}", event, data)
 
     def create(
         self, principal: Principal, *, name: str, description: str, org: str | None
@@ -194,6 +217,7 @@ class ProjectService:
                     .values(**values, updated_at=utcnow())
                 )
             fresh = {**self._row(tx.conn, project["id"]), "access": project["access"]}
+            self._announce(tx, fresh, "project.updated")
             return self._present(tx.conn, fresh)
 
     def delete(self, principal: Principal, ref: str) -> None:
@@ -201,6 +225,7 @@ class ProjectService:
             project = self.authorize(tx.conn, principal, ref, Level.ADMIN)
             if project["is_home"]:
                 raise Conflict("A user's home project can't be deleted.")
+            self._announce(tx, project, "project.deleted")
             tx.execute(delete(projects).where(projects.c.id == project["id"]))
 
     # --- members ---------------------------------------------------------------------------
@@ -242,6 +267,7 @@ class ProjectService:
                     project_id=project["id"], user_id=user["id"], role=role, created_at=now
                 )
             )
+            self._member_event(tx, project, "project.member_added", user, role)
             return {"id": user["id"], "username": user["username"], "role": role,
                     "created_at": now}
 
@@ -259,6 +285,7 @@ class ProjectService:
             if self._member_role(tx.conn, project["id"], user["id"]) is None:
                 raise NotFound(f"{username} is not a member of this project.")
             tx.execute(update(project_members).where(*where).values(role=role))
+            self._member_event(tx, project, "project.member_updated", user, role)
             created = tx.execute(select(project_members.c.created_at).where(*where)).scalar_one()
             return {"id": user["id"], "username": user["username"], "role": role,
                     "created_at": created}
@@ -277,8 +304,18 @@ class ProjectService:
                     project_members.c.user_id == user["id"],
                 )
             )
+            self._member_event(tx, project, "project.member_removed", user, None)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _member_event(
+        self, tx: Tx, project: dict[str, Any], event: str, user: dict[str, Any],
+        role: str | None,
+    ) -> None:
+        data = {"project_id": project["id"], "user_id": user["id"],
+                "username": user["username"], "role": role}
+        self.events.publish_after(tx, f"project:{project['id']}", event, data)
+        self.events.publish_after(tx, f"user:{user['id']}", event, data)
 
     def _member_role(self, conn: Connection, project_id: int, user_id: int) -> str | None:
         return conn.execute(
