@@ -1,8 +1,11 @@
-"""Fixtures: the real server on a free loopback port, on SQLite and (when
-CLOUDLET_TEST_POSTGRES_URL is set) on PostgreSQL, each in a fresh database from a template."""
+"""Fixtures: the real server on a free loopback port, on SQLite (with the in-process event
+bus) and, when CLOUDLET_TEST_POSTGRES_URL is set, on PostgreSQL (each server in a fresh
+database cloned from a template; with Redis as the bus when CLOUDLET_TEST_REDIS_URL is set)."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,6 +14,7 @@ from tests.support import pg
 from tests.support.accounts import TestUser, make_user
 from tests.support.live import LiveServer, start_server
 
+REDIS_ENV = "CLOUDLET_TEST_REDIS_URL"
 BACKENDS = ["sqlite"] + (["postgres"] if pg.admin_url() else [])
 
 Launch = Callable[..., LiveServer]
@@ -36,6 +40,10 @@ def _launcher(backend: str, databases: pg.PgDatabases | None, started: list[Live
               ) -> Launch:
     def launch(**env: str) -> LiveServer:
         url = databases.clone() if backend == "postgres" and databases else None
+        redis_url = os.environ.get(REDIS_ENV)
+        if backend == "postgres" and redis_url:  # the scale-out stack: PostgreSQL + Redis
+            env = {"CLOUDLET_REDIS_URL": redis_url,
+                   "CLOUDLET_REDIS_PREFIX": f"cloudlet-test-{uuid.uuid4().hex[:8]}", **env}
         server = start_server(url, env)
         started.append(server)
         return server

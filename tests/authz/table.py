@@ -8,7 +8,7 @@ OpenAPI route has no row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 CALLERS = (
@@ -52,7 +52,8 @@ class Row:
     body: Callable[[Any, str], Any] | None = None  # (world, caller) -> JSON body
     fresh_caller: bool = False  # the call uses up the caller's credential (logout)
     disruptive: bool = False  # the call may revoke the world's sessions; re-login after
-    query: dict[str, Any] = field(default_factory=dict)
+    query: Callable[[Any], dict[str, Any]] | None = None  # world -> query parameters
+    stream: bool = False  # an endless response (SSE): check the status, then hang up
 
     @property
     def id(self) -> str:

@@ -32,8 +32,15 @@ def _call(world: World, row: Row, caller: str) -> httpx.Response:
     token = world.fresh_token(caller) if row.fresh_caller else world.tokens[caller]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = row.body(world, caller) if row.body else None
+    query = row.query(world) if row.query else None
+    if row.stream:
+        with httpx.stream(row.method, world.server.url + path, headers=headers, params=query,
+                          timeout=30) as answer:
+            if answer.status_code >= 400:
+                answer.read()
+            return answer
     return httpx.request(
-        row.method, world.server.url + path, headers=headers, json=body, params=row.query,
+        row.method, world.server.url + path, headers=headers, json=body, params=query,
         timeout=30,
     )
 

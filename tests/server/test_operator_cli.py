@@ -56,11 +56,10 @@ def test_db_upgrade_is_idempotent(server: LiveServer) -> None:
     assert result.returncode == 0 and "up to date" in result.stdout
 
 
-def test_several_workers_need_postgresql(server: LiveServer, backend: str) -> None:
-    if backend != "sqlite":
-        return
-    result = server.cli("serve", "--workers", "2", "--port", "1")
+def test_several_workers_need_postgresql_and_redis(server: LiveServer) -> None:
+    result = server.cli("serve", "--workers", "2", "--port", "1", drop=("CLOUDLET_REDIS_URL",))
     assert result.returncode == 1 and "needs PostgreSQL" in result.stderr
+    assert "Redis" in result.stderr
 
 
 def test_first_start_prints_the_admin_once(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -43,11 +43,14 @@ class LiveServer:
         merged = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         return httpx.Client(base_url=self.api, headers=merged, timeout=30)
 
-    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the `cloudlet` command against this server's data dir (operator commands)."""
+    def cli(self, *args: str, input: str | None = None, drop: tuple[str, ...] = ()
+            ) -> subprocess.CompletedProcess[str]:
+        """Run the `cloudlet` command against this server's data dir (operator commands),
+        without the environment variables named in `drop`."""
+        env = {k: v for k, v in self.env.items() if k not in drop}
         return subprocess.run(
             [sys.executable, "-m", "cloudlet", *args],
-            env=self.env, capture_output=True, text=True, input=input, timeout=120,
+            env=env, capture_output=True, text=True, input=input, timeout=120,
         )
 
     def log(self) -> str:

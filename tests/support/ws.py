@@ -21,10 +21,14 @@ class Socket:
         headers = {"Authorization": f"Bearer {token}"} if header else None
         conn = await connect(url, additional_headers=headers, max_size=None)
         socket = cls(conn)
-        if not header:
-            await socket.send(op="auth", token=token)
-        ready = await socket.recv()
-        assert ready["op"] == "ready", ready
+        try:
+            if not header:
+                await socket.send(op="auth", token=token)
+            ready = await socket.recv()
+            assert ready["op"] == "ready", ready
+        except BaseException:
+            await conn.close()
+            raise
         return socket
 
     async def send(self, **message: Any) -> None:

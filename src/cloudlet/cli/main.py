@@ -5,12 +5,27 @@ from __future__ import annotations
 import typer
 
 from cloudlet.cli import operator
+from cloudlet.cli.api import api
+from cloudlet.cli.context import global_options
+from cloudlet.cli.orgs import orgs_app
+from cloudlet.cli.projects import projects_app
+from cloudlet.cli.session import login, logout, profiles_app, whoami
+from cloudlet.cli.tokens import tokens_app
 
 app = typer.Typer(
     help="Cloudlet: a self-hosted data cloud for devices and scientific data.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.callback()(global_options)
 app.command("serve")(operator.serve)
 app.add_typer(operator.db_app, name="db")
 app.add_typer(operator.admin_app, name="admin")
+app.command("login")(login)
+app.command("logout")(logout)
+app.command("whoami")(whoami)
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(projects_app, name="projects")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(tokens_app, name="tokens")
+app.command("api")(api)

@@ -49,15 +49,17 @@ def serve(
     """Serve Cloudlet: migrate, create the first admin on an empty database, then listen."""
     import os
 
+    settings = _settings(data_dir, host=host, port=port, workers=workers)
+
     import uvicorn
 
     from cloudlet.server.app import create_app, prepare_installation
 
-    settings = _settings(data_dir, host=host, port=port, workers=workers)
-    if settings.workers > 1 and settings.is_sqlite:
+    if settings.workers > 1 and (settings.is_sqlite or not settings.redis_url):
         _fail(
-            "--workers > 1 needs PostgreSQL: SQLite allows one writer process. "
-            "Set CLOUDLET_DATABASE_URL=postgresql://… or run one worker."
+            "--workers > 1 needs PostgreSQL (SQLite allows one writer process) and Redis "
+            "(events must reach every worker): set CLOUDLET_DATABASE_URL=postgresql://… and "
+            "CLOUDLET_REDIS_URL=redis://…, or run one worker."
         )
     created = prepare_installation(settings)
     if created:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, cast
 
 import httpx
 
@@ -49,7 +49,7 @@ class AsyncClient:
         token: str | None = None,
         project: ProjectRef | None = None,
         *,
-        profile: str | bool | None = None,
+        profile: str | Literal[False] | None = None,
         env: bool = True,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         retries: int | RetryPolicy = 3,
@@ -111,9 +111,9 @@ class AsyncClient:
         """Start a session: the client keeps the session token; returns the user."""
         answer = await self._send("POST", "/auth/login",
                             data={"username": username_or_email, "password": password},
-                            idempotency_key=False, anonymous=True)
+                            anonymous=True)
         self.set_token(answer["token"])
-        return answer["user"]  # type: ignore[no-any-return]
+        return cast(JSON, answer["user"])
 
     async def logout(self) -> None:
         """Revoke the token in use on the server and forget it."""
@@ -124,7 +124,7 @@ class AsyncClient:
 
     async def me(self) -> JSON:
         """The caller's account, with `token` describing the credential in use."""
-        return await self.get("/me")  # type: ignore[no-any-return]
+        return cast(JSON, await self.get("/me"))
 
     # -- generic calls ----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from cloudlet.client.errors import ConfigError
@@ -58,12 +59,13 @@ class Connection:
         token: str | None = None,
         project: object | None = None,
         *,
-        profile: str | bool | None = None,
+        profile: str | Literal[False] | None = None,
         env: bool = True,
     ) -> Connection:
         """Fill what the caller left out from the environment and a profile.
 
         `profile`: None uses the active profile (if any), a name uses that one, False none.
+        Profiles are only read when the URL or the token is still missing.
         `env`: False ignores the CLOUDLET_* variables.
         """
         if env:
@@ -72,7 +74,7 @@ class Connection:
             if project is None:
                 project = os.environ.get("CLOUDLET_PROJECT") or None
         used: str | None = None
-        if profile is not False:
+        if profile is not False and (url is None or token is None):
             store = ProfileStore()
             name = profile if isinstance(profile, str) else store.active_name
             if name is not None:

@@ -12,7 +12,7 @@ from cloudlet.client.retries import RetryPolicy
 __all__ = ["DEFAULT_TIMEOUT", "TimeoutTypes", "client_headers", "retry_policy"]
 
 TimeoutTypes = float | httpx.Timeout | None
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_TIMEOUT: httpx.Timeout = httpx.Timeout(30.0, connect=10.0)
 """Generous for slow queries, quick to notice a server that is not there at all."""
 
 USER_AGENT = f"cloudlet-python/{__version__}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, cast
 
 import httpx
 
@@ -48,7 +48,7 @@ class Client:
         token: str | None = None,
         project: ProjectRef | None = None,
         *,
-        profile: str | bool | None = None,
+        profile: str | Literal[False] | None = None,
         env: bool = True,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         retries: int | RetryPolicy = 3,
@@ -108,9 +108,9 @@ class Client:
         """Start a session: the client keeps the session token; returns the user."""
         answer = self._send("POST", "/auth/login",
                             data={"username": username_or_email, "password": password},
-                            idempotency_key=False, anonymous=True)
+                            anonymous=True)
         self.set_token(answer["token"])
-        return answer["user"]  # type: ignore[no-any-return]
+        return cast(JSON, answer["user"])
 
     def logout(self) -> None:
         """Revoke the token in use on the server and forget it."""
@@ -121,7 +121,7 @@ class Client:
 
     def me(self) -> JSON:
         """The caller's account, with `token` describing the credential in use."""
-        return self.get("/me")  # type: ignore[no-any-return]
+        return cast(JSON, self.get("/me"))
 
     # -- generic calls ----------------------------------------------------------------------
 

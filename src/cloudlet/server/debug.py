@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,11 +29,14 @@ def flaky(key: str, fail: int = 2, status: int = 503, retry_after: int | None = 
 
 @router.post("/_debug/publish")
 def publish(request: Request, body: dict[str, Any]) -> JSONResponse:
-    """Publish `count` events of `size` padding bytes on `topic`, as fast as the bus takes."""
+    """Publish `count` events of `size` padding bytes on `topic`, `interval` seconds apart."""
     events = request.app.state.services.events
     count, size = int(body.get("count", 1)), int(body.get("size", 0))
+    interval = float(body.get("interval", 0))
     for i in range(count):
         events.publish(body["topic"], body.get("event", "debug"), {"i": i, "pad": "x" * size})
+        if interval:
+            time.sleep(interval)
     return JSONResponse({"published": count})
 
 

@@ -2,8 +2,9 @@
 
 Only authenticated POSTs with bodies up to the JSON body limit take part; the stored answer
 is keyed by the credentials and the key, and bound to the exact request (method, path, query,
-body): reusing a key for a different request is a 422. 5xx answers are not stored, so a
-retry after a server failure runs again.
+body): reusing a key for a different request is a 422. 5xx and 429 answers are not stored, so a
+retry after a server failure or throttling runs again; nor are answers carrying secrets
+(login, register, new tokens), which are never kept at rest.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cloudlet.server.http.problems import problem
 HEADER = b"idempotency-key"
 MAX_KEY = 255
 _STORED_HEADERS = {"content-type", "location", "etag"}
+_SECRET_ANSWERS = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/tokens"}
 
 
 class Idempotency:
@@ -95,7 +97,8 @@ class Idempotency:
         except BaseException:
             await asyncio.to_thread(self.store.release, key_hash)
             raise
-        if status >= 500:
+        if status >= 500 or status == 429 or scope["path"] in _SECRET_ANSWERS:
+            # not kept: a retry should run again (5xx, throttled), and secrets aren't stored
             await asyncio.to_thread(self.store.release, key_hash)
         else:
             await asyncio.to_thread(

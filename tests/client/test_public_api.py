@@ -1,0 +1,55 @@
+"""`cloudlet.__all__` is the public surface; this pins it so a change is a decision."""
+
+from __future__ import annotations
+
+import cloudlet
+import cloudlet.client
+
+PUBLIC = [
+    "APIError",
+    "AsyncClient",
+    "AsyncCursor",
+    "AsyncStream",
+    "BadRequest",
+    "Client",
+    "ClientError",
+    "CloudletError",
+    "ConfigError",
+    "Conflict",
+    "ConnectionFailed",
+    "Cursor",
+    "DeviceSlug",
+    "Forbidden",
+    "GidError",
+    "NotFound",
+    "PayloadTooLarge",
+    "Profile",
+    "ProfileStore",
+    "ProjectSlug",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "Stream",
+    "StreamSlug",
+    "Timeout",
+    "TransportError",
+    "Unauthorized",
+    "ValidationError",
+    "VariableSlug",
+    "__version__",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert cloudlet.__all__ == PUBLIC
+
+
+def test_every_public_name_exists_and_is_the_sdk_object() -> None:
+    for name in cloudlet.__all__:
+        assert hasattr(cloudlet, name), name
+    for name in set(cloudlet.__all__) & set(cloudlet.client.__all__):
+        assert getattr(cloudlet, name) is getattr(cloudlet.client, name)
+
+
+def test_version() -> None:
+    assert cloudlet.__version__ == "0.1.0"
