@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
+import struct
 from typing import Any
 
 import orjson
@@ -56,3 +60,50 @@ class Socket:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+class RawSocket:
+    """A websocket client at the byte level, which can simply stop reading (a stalled peer),
+    with a small receive buffer so the stall reaches the server quickly."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def open(cls, server: LiveServer, token: str) -> RawSocket:
+        host, port = server.url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            f"GET /api/v1/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(sock)
+
+    def send(self, **message: Any) -> None:
+        payload = orjson.dumps(message)
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        length = len(payload)
+        header += bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + \
+            struct.pack("!H", length)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def read_until_closed(self, timeout: float) -> bytes:
+        """Everything the server sends until it hangs up."""
+        self.sock.settimeout(timeout)
+        data = bytearray()
+        while chunk := self.sock.recv(1 << 20):
+            data += chunk
+        return bytes(data)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -11,9 +11,9 @@ from fastapi import APIRouter, FastAPI
 from cloudlet import __version__
 from cloudlet.server import debug, health
 from cloudlet.server.accounts.routes import router as accounts_router
-from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
+from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.http import problems
 from cloudlet.server.http.idempotency import Idempotency
 from cloudlet.server.http.middleware import BodyLimit, FirstParamWins

@@ -9,12 +9,11 @@ from cloudlet.server.accounts.service import AccountService
 from cloudlet.server.accounts.throttle import LoginThrottle
 from cloudlet.server.accounts.tokens import TokenService
 from cloudlet.server.core.db import Database
-from cloudlet.server.core.principal import Level
+from cloudlet.server.core.idempotency import IdempotencyStore
 from cloudlet.server.core.security import Passwords
 from cloudlet.server.events.backends import make_bus
 from cloudlet.server.events.service import EventService
 from cloudlet.server.events.topics import TopicRegistry, user_topic
-from cloudlet.server.core.idempotency import IdempotencyStore
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
@@ -44,11 +43,7 @@ class Services:
             touch_interval=settings.token_touch_interval,
         )
         topics.register("user", user_topic)
-        topics.register(
-            "project",
-            lambda conn, principal, key: "project:%d"
-            % projects.authorize(conn, principal, key, Level.READ)["id"],
-        )
+        topics.register("project", projects.topic)
         throttle = LoginThrottle(
             db,
             per_account=settings.login_max_failures_account,

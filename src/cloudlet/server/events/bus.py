@@ -74,10 +74,11 @@ class Bus(abc.ABC):
     async def latest(self, topic: str) -> int:
         """The newest offset of a topic (0 if it has none)."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - a hook; the in-process bus needs none
         """Called once the app's event loop runs."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:  # noqa: B027 - likewise
+        """Called when the app shuts down."""
 
     def _held(self, events: list[Event], after: int, latest: int, trimmed: int) -> History:
         """Shared gap rule: offsets after `after` that are neither held nor in the future."""

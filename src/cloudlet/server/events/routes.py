@@ -35,6 +35,7 @@ from cloudlet.server.services import Services
 router = APIRouter(tags=["events"])
 AUTH_TIMEOUT = 10.0
 CLOSE_AUTH, CLOSE_SLOW = 4401, 4008
+SLOW_CLOSE_WAIT = 30.0
 
 
 def _header_token(raw: str | None) -> str | None:
@@ -150,15 +151,21 @@ class _Socket:
             await self.send({"op": "ping"} if message["op"] == "idle" else message)
 
     async def overflow(self) -> None:
-        """Close a connection whose queue overflowed, even while a send to it is stuck."""
+        """Close a connection whose queue overflowed.
+
+        The queue is dropped at once, so memory stays bounded; the error and the close frame
+        go out behind what the socket already holds, and if the client doesn't drain that
+        within `SLOW_CLOSE_WAIT`, the connection is cut without them.
+        """
         await self.follower.subscriber.overflow.wait()
         detail = "Too slow: the event queue overflowed; reconnect and resume."
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.ws.send_text(orjson.dumps({"op": "error", "detail": detail}).decode()), 1
-            )
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(CLOSE_SLOW, detail[:120]), 2)
+            async with asyncio.timeout(SLOW_CLOSE_WAIT):
+                async with self.send_lock:
+                    await self.ws.send_text(
+                        orjson.dumps({"op": "error", "detail": detail}).decode()
+                    )
+                    await self.ws.close(CLOSE_SLOW, detail[:120])
 
     async def recheck(self, token: str) -> None:
         """Close within seconds of a revocation or expiry; drop topics whose access ended."""

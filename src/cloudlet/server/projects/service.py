@@ -101,6 +101,10 @@ class ProjectService:
             )
         return {**project, "access": have}
 
+    def topic(self, conn: Connection, principal: Principal, key: str) -> str:
+        """Authorizer of `project:<id>` event topics: read access to the project."""
+        return f"project:{self.authorize(conn, principal, key, Level.READ)['id']}"
+
     # --- the native face's operations -----------------------------------------------------
 
     def create_in(
@@ -326,7 +330,8 @@ class ProjectService:
         ).scalar()
 
     def _row(self, conn: Connection, project_id: int) -> dict[str, Any]:
-        return dict(conn.execute(select(projects).where(projects.c.id == project_id)).one()._mapping)
+        row = conn.execute(select(projects).where(projects.c.id == project_id)).one()
+        return dict(row._mapping)
 
     def _present(self, conn: Connection, project: dict[str, Any]) -> dict[str, Any]:
         org_slug = self.orgs.slugs(conn, [project["org_id"]])[project["org_id"]]
