@@ -25,6 +25,7 @@ from cloudlet.client.errors import (
     Unauthorized,
     ValidationError,
 )
+from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sync_client import Client
@@ -33,6 +34,7 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncCursor",
+    "AsyncEvents",
     "AsyncStream",
     "BadRequest",
     "Client",
@@ -43,6 +45,7 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "Cursor",
+    "Events",
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
@@ -52,6 +55,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Stream",
+    "SubscriptionRefused",
     "Timeout",
     "TransportError",
     "Unauthorized",

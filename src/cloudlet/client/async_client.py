@@ -21,6 +21,7 @@ from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
 from cloudlet.client.errors import error_for
+from cloudlet.client.events import AsyncEvents
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
@@ -73,6 +74,7 @@ class AsyncClient:
         self.projects: Projects[AJSON, Awaitable[None], AsyncCursor] = Projects(self)
         self.tokens: Tokens[AJSON, Awaitable[None], AsyncCursor] = Tokens(self)
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
+        self.events = AsyncEvents(self)
 
     @classmethod
     def from_env(cls, **options: Any) -> AsyncClient:

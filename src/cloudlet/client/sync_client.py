@@ -21,6 +21,7 @@ from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import Cursor
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
 from cloudlet.client.errors import error_for
+from cloudlet.client.events import Events
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
@@ -70,6 +71,7 @@ class Client:
         self.projects: Projects[JSON, None, Cursor] = Projects(self)
         self.tokens: Tokens[JSON, None, Cursor] = Tokens(self)
         self.users: Users[JSON, None, Cursor] = Users(self)
+        self.events = Events(self)
 
     @classmethod
     def from_env(cls, **options: Any) -> Client:

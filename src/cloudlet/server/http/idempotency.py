@@ -69,9 +69,9 @@ class Idempotency:
         await self._run(scope, body, send, key_hash)
 
     async def _run(self, scope: Scope, body: bytes, send: Send, key_hash: str) -> None:
-        status = 500
-        kept: list[tuple[str, str]] = []
-        chunks: list[bytes] = []
+        """Run the request, keep its answer, and only then send it: a client that retries
+        the moment it has the answer must find it stored, not still pending."""
+        messages: list[Message] = []
         sent = False
 
         async def replay_body() -> Message:
@@ -81,29 +81,31 @@ class Idempotency:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.decode("latin-1").lower() in _STORED_HEADERS:
-                        kept.append((name.decode("latin-1"), value.decode("latin-1")))
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+        async def hold(message: Message) -> None:
+            messages.append(message)
 
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, replay_body, hold)
         except BaseException:
             await asyncio.to_thread(self.store.release, key_hash)
             raise
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        status = start["status"] if start else 500
         if status >= 500 or status == 429 or scope["path"] in _SECRET_ANSWERS:
             # not kept: a retry should run again (5xx, throttled), and secrets aren't stored
             await asyncio.to_thread(self.store.release, key_hash)
         else:
-            await asyncio.to_thread(
-                self.store.complete, key_hash, Stored(status, kept, b"".join(chunks))
-            )
+            assert start is not None
+            kept = [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in start.get("headers", [])
+                if name.decode("latin-1").lower() in _STORED_HEADERS
+            ]
+            answer = b"".join(m.get("body", b"") for m in messages
+                              if m["type"] == "http.response.body")
+            await asyncio.to_thread(self.store.complete, key_hash, Stored(status, kept, answer))
+        for message in messages:
+            await send(message)
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
