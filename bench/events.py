@@ -1,16 +1,31 @@
-"""Events benchmark: publish N events to one topic with 1, 100 and 1,000 websocket
-subscribers; print events/s delivered and p50/p99 end-to-end latency, for Cloudlet's
-in-process bus, its Redis bus (when CLOUDLET_BENCH_REDIS_URL or a local Redis is there), and a
-bare `websockets` broadcast server as the reference."""
+"""Events benchmark: publish events to one topic with 1, 100 and 1,000 websocket subscribers.
+
+For each subscriber count it runs two passes against the same server:
+- **burst**: all events published as fast as the bus takes them; prints delivered events/s
+  (summed over subscribers), and whether every subscriber got every event;
+- **paced**: events published at a steady rate the subscribers can keep up with; prints the
+  p50/p99 end-to-end latency (publish → client receipt, same clock).
+
+Setups: Cloudlet with the in-process bus, Cloudlet with the Redis bus (when a Redis answers
+at CLOUDLET_BENCH_REDIS_URL, default the local one), and as the reference a bare `websockets`
+server broadcasting the same envelopes with no auth, bus or queues. Subscribers are spread
+over several client processes so that the clients are not the bottleneck.
+
+Knobs: BENCH_EVENTS (10000), BENCH_SUBSCRIBERS (1,100,1000), BENCH_PACED_DELIVERIES (total
+deliveries per second in the paced pass, 10000), BENCH_CLIENT_PROCESSES (4).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing as mp
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +41,18 @@ from tests.support.live import free_port, start_server  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 SUBSCRIBERS = [int(n) for n in os.environ.get("BENCH_SUBSCRIBERS", "1,100,1000").split(",")]
+PACED_DELIVERIES = int(os.environ.get("BENCH_PACED_DELIVERIES", "10000"))
+CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENT_PROCESSES", "4"))
+
+
+@dataclass
+class Target:
+    """How to reach one setup: open a subscriber, and publish `count` events."""
+
+    url: str
+    auth: list[dict[str, object]]  # messages a subscriber sends after connecting
+    publish: Callable[[int, float], None]  # (count, interval)
+    stop: Callable[[], None]
 
 
 def _when(envelope: dict[str, object]) -> float:
@@ -35,60 +62,96 @@ def _when(envelope: dict[str, object]) -> float:
     return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
 
 
-async def _drain(conn: ClientConnection, count: int, latencies: list[float]) -> int:
-    got = 0
-    while got < count:
-        envelope = orjson.loads(await asyncio.wait_for(conn.recv(), 60))
-        if envelope.get("op") == "event":
-            latencies.append(time.time() - _when(envelope))
-            got += 1
-    return got
-
-
-async def _run(open_subscriber, publish, n_subs: int) -> tuple[float, float, float, int]:  # type: ignore[no-untyped-def]
-    subscribers = [await open_subscriber() for _ in range(n_subs)]
+async def _subscribers(url: str, auth: list[dict[str, object]], n: int, count: int,
+                       ready: object, go: object) -> tuple[int, list[float]]:
+    conns: list[ClientConnection] = []
+    for _ in range(n):
+        conn = await connect(url, max_size=None, max_queue=None)
+        for message in auth:
+            await conn.send(orjson.dumps(message).decode())
+            if message.get("op") in ("auth", "subscribe"):
+                await conn.recv()
+        conns.append(conn)
+    ready.set()  # type: ignore[attr-defined]
     latencies: list[float] = []
+
+    async def drain(conn: ClientConnection) -> int:
+        got = 0
+        try:
+            while got < count:
+                envelope = orjson.loads(await asyncio.wait_for(conn.recv(), 30))
+                if envelope.get("op") == "event":
+                    if got % 10 == 0:  # a sample keeps the clients light
+                        latencies.append(time.time() - _when(envelope))
+                    got += 1
+        except TimeoutError:
+            pass
+        return got
+
+    delivered = sum(await asyncio.gather(*(drain(c) for c in conns)))
+    for conn in conns:
+        await conn.close()
+    return delivered, latencies
+
+
+def _client_process(url: str, auth: list[dict[str, object]], n: int, count: int,
+                    ready: object, go: object, out: object) -> None:
+    out.put(asyncio.run(_subscribers(url, auth, n, count, ready, go)))  # type: ignore[attr-defined]
+
+
+def _run(target: Target, n_subs: int, count: int, interval: float
+         ) -> tuple[float, float, float, bool]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs, events = [], []
+    per = [n_subs // CLIENT_PROCESSES + (1 if i < n_subs % CLIENT_PROCESSES else 0)
+           for i in range(CLIENT_PROCESSES)]
+    for n in (p for p in per if p):
+        ready = ctx.Event()
+        proc = ctx.Process(target=_client_process,
+                           args=(target.url, target.auth, n, count, ready, None, out))
+        proc.start()
+        procs.append(proc)
+        events.append(ready)
+    for ready in events:
+        ready.wait(120)
     started = time.perf_counter()
-    drains = [asyncio.create_task(_drain(s, EVENTS, latencies)) for s in subscribers]
-    await publish()
-    delivered = sum(await asyncio.gather(*drains, return_exceptions=False))
+    target.publish(count, interval)
+    results = [out.get(timeout=600) for _ in procs]
     elapsed = time.perf_counter() - started
-    for s in subscribers:
-        await s.close()
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    return delivered / elapsed, p50, p99, delivered
+    for proc in procs:
+        proc.join()
+    delivered = sum(r[0] for r in results)
+    latencies = sorted(x for r in results for x in r[1])
+    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else float("nan")
+    return delivered / elapsed, p50, p99, delivered == count * n_subs
 
 
-def _cloudlet(extra_env: dict[str, str]):  # type: ignore[no-untyped-def]
+def _cloudlet(extra_env: dict[str, str]) -> Target:
     server = start_server(None, {"CLOUDLET_EVENTS_QUEUE_SIZE": str(EVENTS + 100),
-                                 "CLOUDLET_EVENTS_HISTORY_SIZE": str(EVENTS + 100),
-                                 **extra_env})
+                                 "CLOUDLET_EVENTS_HISTORY_SIZE": "1000", **extra_env})
     user = make_user(server)
     topic = f"user:{user.id}"
-    url = server.url.replace("http://", "ws://") + "/api/v1/ws"
 
-    async def open_subscriber() -> ClientConnection:
-        conn = await connect(url, max_size=None, max_queue=None)
-        await conn.send(orjson.dumps({"op": "auth", "token": user.token}).decode())
-        await conn.recv()
-        await conn.send(orjson.dumps({"op": "subscribe", "topic": topic}).decode())
-        await conn.recv()
-        return conn
+    def publish(count: int, interval: float) -> None:
+        answer = httpx.post(server.api + "/_debug/publish", timeout=3600,
+                            json={"topic": topic, "count": count, "size": 0,
+                                  "interval": interval})
+        answer.raise_for_status()
 
-    async def publish() -> None:
-        async with httpx.AsyncClient(timeout=600) as http:
-            await http.post(server.api + "/_debug/publish",
-                            json={"topic": topic, "count": EVENTS, "size": 0})
-
-    return server, open_subscriber, publish
+    return Target(
+        url=server.url.replace("http://", "ws://") + "/api/v1/ws",
+        auth=[{"op": "auth", "token": user.token}, {"op": "subscribe", "topic": topic}],
+        publish=publish,
+        stop=server.stop,
+    )
 
 
-def _reference():  # type: ignore[no-untyped-def]
+def _reference() -> Target:
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("reference_ws.py")),
-                                str(port)])
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("reference_ws.py")), str(port)])
     url = f"ws://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -97,15 +160,20 @@ def _reference():  # type: ignore[no-untyped-def]
         except httpx.TransportError:
             time.sleep(0.05)
 
-    async def open_subscriber() -> ClientConnection:
-        return await connect(url, max_size=None, max_queue=None)
+    def publish(count: int, interval: float) -> None:
+        async def go() -> None:
+            async with connect(url) as pub:
+                await pub.send(orjson.dumps({"op": "publish", "count": count,
+                                             "interval": interval}).decode())
+                await pub.recv()
 
-    async def publish() -> None:
-        async with connect(url) as pub:
-            await pub.send(orjson.dumps({"op": "publish", "count": EVENTS}).decode())
-            await pub.recv()
+        asyncio.run(go())
 
-    return process, open_subscriber, publish
+    def stop() -> None:
+        process.terminate()
+        process.wait()
+
+    return Target(url=url, auth=[], publish=publish, stop=stop)
 
 
 def _redis_url() -> str | None:
@@ -120,26 +188,27 @@ def _redis_url() -> str | None:
 
 
 def main(argv: list[str]) -> None:
-    print(f"events: {EVENTS} events to one topic; delivered events/s, p50/p99 latency (ms)")
-    print(f"{'setup':<28}{'subscribers':>12}{'events/s':>12}{'p50':>9}{'p99':>9}")
-    setups = [("cloudlet, in-process bus", {})]
+    print(f"events: {EVENTS} events to one topic; burst: delivered events/s (all subscribers); "
+          f"paced at {PACED_DELIVERIES} deliveries/s: latency p50/p99 (ms)")
+    print(f"{'setup':<28}{'subs':>6}{'burst ev/s':>12}{'all got all':>13}"
+          f"{'paced p50':>11}{'p99':>9}")
+    setups: list[tuple[str, Callable[[], Target]]] = [
+        ("cloudlet, in-process bus", lambda: _cloudlet({}))]
     redis_url = _redis_url()
     if redis_url:
-        setups.append(("cloudlet, redis bus", {"CLOUDLET_REDIS_URL": redis_url,
-                                               "CLOUDLET_REDIS_PREFIX": "cloudlet-bench"}))
+        setups.append(("cloudlet, redis bus", lambda: _cloudlet(
+            {"CLOUDLET_REDIS_URL": redis_url,
+             "CLOUDLET_REDIS_PREFIX": f"cloudlet-bench-{os.getpid()}"})))
+    setups.append(("reference: bare websockets", _reference))
     for n_subs in SUBSCRIBERS:
-        for name, env in setups:
-            server, open_subscriber, publish = _cloudlet(env)
+        paced_events = min(EVENTS, max(200, PACED_DELIVERIES * 10 // n_subs))
+        interval = n_subs / PACED_DELIVERIES
+        for name, make in setups:
+            target = make()
             try:
-                rate, p50, p99, _ = asyncio.run(_run(open_subscriber, publish, n_subs))
+                rate, _, _, complete = _run(target, n_subs, EVENTS, 0)
+                _, p50, p99, _ = _run(target, n_subs, paced_events, interval)
             finally:
-                server.stop()
-            print(f"{name:<28}{n_subs:>12}{rate:>12,.0f}{p50:>9.1f}{p99:>9.1f}", flush=True)
-        process, open_subscriber, publish = _reference()
-        try:
-            rate, p50, p99, _ = asyncio.run(_run(open_subscriber, publish, n_subs))
-        finally:
-            process.terminate()
-            process.wait()
-        print(f"{'reference: bare websockets':<28}{n_subs:>12}{rate:>12,.0f}{p50:>9.1f}"
-              f"{p99:>9.1f}", flush=True)
+                target.stop()
+            print(f"{name:<28}{n_subs:>6}{rate:>12,.0f}{'yes' if complete else 'NO':>13}"
+                  f"{p50:>11.1f}{p99:>9.1f}", flush=True)

@@ -19,12 +19,15 @@ async def handler(ws: ServerConnection) -> None:
         async for raw in ws:
             message = orjson.loads(raw)
             if message.get("op") == "publish":
+                interval = float(message.get("interval", 0))
                 for i in range(message["count"]):
                     envelope = {"op": "event", "topic": "bench", "event": "debug",
                                 "data": {"i": i, "pad": ""}, "offset": i + 1,
                                 "time": time.time()}
                     broadcast(clients - {ws}, orjson.dumps(envelope).decode())
-                    if i % 100 == 99:
+                    if interval:
+                        await asyncio.sleep(interval)
+                    elif i % 100 == 99:
                         await asyncio.sleep(0)
                 await ws.send("done")
     finally:

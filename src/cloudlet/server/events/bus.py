@@ -29,10 +29,7 @@ class Subscriber:
 
     def deliver(self, event: Event) -> None:
         """Thread-safe, never blocks."""
-        try:
-            self.loop.call_soon_threadsafe(self._put, event)
-        except RuntimeError:  # the connection's loop is gone
-            pass
+        fan_out([self], event)
 
     def _put(self, event: Event) -> None:
         if self.overflowed:
@@ -49,6 +46,31 @@ class Subscriber:
         """The next event, or None once this subscriber has overflowed."""
         event = await self.queue.get()
         return None if self.overflowed else event
+
+
+def fan_out(subscribers: list[Subscriber], event: Event) -> None:
+    """Hand an event to many subscribers: directly on their loop's own thread, otherwise
+    with one thread-safe wake-up per loop (not one per subscriber)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Subscriber]] = {}
+    for subscriber in subscribers:
+        by_loop.setdefault(subscriber.loop, []).append(subscriber)
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for loop, group in by_loop.items():
+        if loop is running:
+            _put_all(group, event)
+        else:
+            try:
+                loop.call_soon_threadsafe(_put_all, group, event)
+            except RuntimeError:  # that loop is gone
+                pass
+
+
+def _put_all(subscribers: list[Subscriber], event: Event) -> None:
+    for subscriber in subscribers:
+        subscriber._put(event)
 
 
 class Bus(abc.ABC):
@@ -120,8 +142,7 @@ class MemoryBus(Bus):
             state.log.append(made)
             self._trim(state)
             subscribers = list(state.subscribers)
-        for subscriber in subscribers:
-            subscriber.deliver(made)
+        fan_out(subscribers, made)
         return made
 
     def _trim(self, state: _Topic) -> None:

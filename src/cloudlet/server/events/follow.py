@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from cloudlet.server.events.bus import Bus, Subscriber
-from cloudlet.server.events.model import encode_cursor, gap_envelope
+from cloudlet.server.events.model import Event, encode_cursor, gap_envelope
 
 Message = dict[str, Any]
 
@@ -53,7 +53,7 @@ class Follower:
             self.offsets.pop(topic, None)
             await self.bus.unsubscribe(topic, self.subscriber)
 
-    async def next(self, timeout: float) -> Message | None:
+    async def next(self, timeout: float) -> Event | Message | None:
         """The next live event; `{"op": "idle"}` after `timeout`; None when overflowed."""
         while True:
             try:
@@ -67,7 +67,7 @@ class Follower:
                 if last is None or event.offset <= last:
                     continue
                 self.offsets[event.topic] = event.offset
-                return event.envelope()
+                return event
 
     async def close(self) -> None:
         for topic in list(self.offsets):

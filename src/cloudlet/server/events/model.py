@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,11 @@ class Event:
             "offset": self.offset,
             "time": datetime.fromtimestamp(self.time, UTC).isoformat().replace("+00:00", "Z"),
         }
+
+    @cached_property
+    def wire(self) -> str:
+        """The envelope as JSON text, encoded once however many subscribers get it."""
+        return orjson.dumps(self.envelope()).decode()
 
     def stored(self) -> bytes:
         """What a backend keeps (the offset is the backend's own key)."""

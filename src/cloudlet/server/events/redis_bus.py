@@ -19,7 +19,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from cloudlet.server.events.bus import Bus, Subscriber
+from cloudlet.server.events.bus import Bus, Subscriber, fan_out
 from cloudlet.server.events.model import Event, History
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,9 @@ local n = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[2], '0-' .. n, 'e', ARGV[1])
 return n
 """
+
+
+READ_BLOCK_MS = 1000  # well under any socket timeout; the control stream wakes it sooner
 
 
 def _offset(entry_id: bytes | str) -> int:
@@ -50,6 +53,7 @@ class RedisBus(Bus):
         self._control = f"{prefix}:ctl:{uuid.uuid4().hex}"
         self._positions: dict[str, str] = {}  # topic → last stream id read
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._closing = False
 
     def _stream(self, topic: str) -> str:
         return f"{self.prefix}:ev:{topic}"
@@ -94,12 +98,14 @@ class RedisBus(Bus):
     async def _read(self) -> None:
         assert self._async is not None
         control_at = "$"
-        while self._subscribers:
+        while self._subscribers and not self._closing:
             streams = {self._stream(t): pos for t, pos in self._positions.items()}
             streams[self._control] = control_at
             try:
-                answer = await self._async.xread(streams, block=5000)
+                answer = await self._async.xread(streams, block=READ_BLOCK_MS)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if self._closing:  # redis-py may turn our cancellation into one of these
+                    return
                 log.warning("event bus: redis read failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
@@ -114,8 +120,7 @@ class RedisBus(Bus):
                 for entry_id, fields in entries:
                     self._positions[topic] = entry_id.decode()
                     made = Event.from_stored(fields[b"e"], _offset(entry_id))
-                    for subscriber in list(self._subscribers.get(topic, ())):
-                        subscriber.deliver(made)
+                    fan_out(list(self._subscribers.get(topic, ())), made)
 
     async def latest(self, topic: str) -> int:
         assert self._async is not None
@@ -136,11 +141,14 @@ class RedisBus(Bus):
         return self._held(events, after, latest, oldest - 1)
 
     async def close(self) -> None:
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
         if self._async is not None:
-            await self._async.delete(self._control)
-            await self._async.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._async.delete(self._control), 2)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._async.aclose(), 2)
         self._sync.close()

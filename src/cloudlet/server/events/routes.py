@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 from cloudlet.server.core.errors import DomainError, Invalid
 from cloudlet.server.core.principal import Principal
 from cloudlet.server.events.follow import Follower
-from cloudlet.server.events.model import decode_cursor
+from cloudlet.server.events.model import Event, decode_cursor
 from cloudlet.server.http.auth import SCHEMES, Caller, Svc
 from cloudlet.server.services import Services
 
@@ -56,9 +56,10 @@ class _Socket:
         self.recheck_every = float(settings.events_recheck_interval)
         self.send_lock = asyncio.Lock()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: dict[str, Any] | Event) -> None:
+        text = message.wire if isinstance(message, Event) else orjson.dumps(message).decode()
         async with self.send_lock:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            await self.ws.send_text(text)
 
     async def authenticate(self) -> tuple[str, Principal] | None:
         token = _header_token(self.ws.headers.get("authorization"))
@@ -148,7 +149,7 @@ class _Socket:
             message = await self.follower.next(self.ping_every)
             if message is None:
                 return  # overflowed: `overflow` closes the connection
-            await self.send({"op": "ping"} if message["op"] == "idle" else message)
+            await self.send({"op": "ping"} if isinstance(message, dict) else message)
 
     async def overflow(self) -> None:
         """Close a connection whose queue overflowed.
@@ -214,9 +215,12 @@ def event_stream(
     )
 
 
-def _frame(follower: Follower, message: dict[str, Any]) -> bytes:
-    name = message.get("event") if message["op"] == "event" else message["op"]
-    data = orjson.dumps(message).decode()
+def _frame(follower: Follower, message: dict[str, Any] | Event) -> bytes:
+    if isinstance(message, Event):
+        name, data = message.event, message.wire
+    else:
+        name = message.get("event") if message["op"] == "event" else message["op"]
+        data = orjson.dumps(message).decode()
     return f"id: {follower.cursor}\nevent: {name}\ndata: {data}\n\n".encode()
 
 
@@ -237,10 +241,10 @@ async def _sse(services: Services, topics: list[str], resume: dict[str, int], to
                 yield _frame(follower, {"op": "error", "detail": "Too slow: the event queue "
                                         "overflowed; reconnect with Last-Event-ID."})
                 return
-            if message["op"] != "idle":
-                yield _frame(follower, message)
-            else:
+            if isinstance(message, dict):  # idle
                 yield b": ping\n\n"
+            else:
+                yield _frame(follower, message)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.events_recheck_interval
                 try:
