@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 
 import httpx
 
+from cloudlet.client.base import ClientBase
 from cloudlet.client.calls import (
     AsyncStream,
     IdempotencyKey,
@@ -32,7 +33,7 @@ JSON = dict[str, Any]
 AJSON = Awaitable[JSON]
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """A connection to one Cloudlet server; `async with` it, or `await client.close()`.
 
     `url`, `token` and `project` default to CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT,
@@ -76,38 +77,7 @@ class AsyncClient:
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
         self.events = AsyncEvents(self)
 
-    @classmethod
-    def from_env(cls, **options: Any) -> AsyncClient:
-        """Configured from CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT only."""
-        return cls(profile=False, **options)
-
-    @classmethod
-    def from_profile(cls, name: str, **options: Any) -> AsyncClient:
-        """Configured from the named profile only (the environment is ignored)."""
-        return cls(profile=name, env=False, **options)
-
-    @property
-    def url(self) -> str:
-        """The server's root URL."""
-        return self.connection.url
-
-    @property
-    def token(self) -> str | None:
-        return self.connection.token
-
-    @property
-    def project(self) -> str | None:
-        return self.connection.project
-
-    def __repr__(self) -> str:
-        scope = f" project={self.project}" if self.project else ""
-        return f"<AsyncClient {self.url}{scope}>"
-
     # -- sessions ---------------------------------------------------------------------------
-
-    def set_token(self, token: str | None) -> None:
-        """Use `token` from now on (None: make anonymous requests)."""
-        self.connection.token = token
 
     async def login(self, username_or_email: str, password: str) -> JSON:
         """Start a session: the client keeps the session token; returns the user."""

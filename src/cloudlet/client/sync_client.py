@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 
 import httpx
 
+from cloudlet.client.base import ClientBase
 from cloudlet.client.calls import (
     IdempotencyKey,
     Params,
@@ -31,7 +32,7 @@ __all__ = ["Client"]
 JSON = dict[str, Any]
 
 
-class Client:
+class Client(ClientBase):
     """A connection to one Cloudlet server; use it as a context manager, or call `close()`.
 
     `url`, `token` and `project` default to CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT,
@@ -73,38 +74,7 @@ class Client:
         self.users: Users[JSON, None, Cursor] = Users(self)
         self.events = Events(self)
 
-    @classmethod
-    def from_env(cls, **options: Any) -> Client:
-        """Configured from CLOUDLET_URL / CLOUDLET_TOKEN / CLOUDLET_PROJECT only."""
-        return cls(profile=False, **options)
-
-    @classmethod
-    def from_profile(cls, name: str, **options: Any) -> Client:
-        """Configured from the named profile only (the environment is ignored)."""
-        return cls(profile=name, env=False, **options)
-
-    @property
-    def url(self) -> str:
-        """The server's root URL."""
-        return self.connection.url
-
-    @property
-    def token(self) -> str | None:
-        return self.connection.token
-
-    @property
-    def project(self) -> str | None:
-        return self.connection.project
-
-    def __repr__(self) -> str:
-        scope = f" project={self.project}" if self.project else ""
-        return f"<Client {self.url}{scope}>"
-
     # -- sessions ---------------------------------------------------------------------------
-
-    def set_token(self, token: str | None) -> None:
-        """Use `token` from now on (None: make anonymous requests)."""
-        self.connection.token = token
 
     def login(self, username_or_email: str, password: str) -> JSON:
         """Start a session: the client keeps the session token; returns the user."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from cloudlet.server.accounts.tables import login_failures
 from cloudlet.server.core.db import Database
@@ -46,25 +47,28 @@ class LoginThrottle:
                     )
 
     def failed(self, account: str, address: str) -> None:
+        """Count a failure for both keys; concurrent workers may race on a new key."""
         now = utcnow()
         with self.db.write() as tx:
             for key in self.keys(account, address).values():
-                row = tx.execute(
-                    select(login_failures).where(login_failures.c.key == key)
-                ).first()
-                if row is None:
-                    tx.execute(insert(login_failures).values(key=key, failures=1, window_start=now))
-                elif now - row.window_start >= self.window:
+                counted = tx.execute(
+                    update(login_failures)
+                    .where(login_failures.c.key == key,
+                           login_failures.c.window_start > now - self.window)
+                    .values(failures=login_failures.c.failures + 1)
+                ).rowcount
+                if counted:
+                    continue
+                try:  # no row yet, or only an expired one
+                    with tx.conn.begin_nested():
+                        tx.execute(
+                            insert(login_failures).values(key=key, failures=1, window_start=now)
+                        )
+                except IntegrityError:
                     tx.execute(
                         update(login_failures)
                         .where(login_failures.c.key == key)
                         .values(failures=1, window_start=now)
-                    )
-                else:
-                    tx.execute(
-                        update(login_failures)
-                        .where(login_failures.c.key == key)
-                        .values(failures=login_failures.c.failures + 1)
                     )
 
     def succeeded(self, account: str) -> None:

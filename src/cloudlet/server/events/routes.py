@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -169,9 +170,15 @@ class _Socket:
                     await self.ws.close(CLOSE_SLOW, detail[:120])
 
     async def recheck(self, token: str) -> None:
-        """Close within seconds of a revocation or expiry; drop topics whose access ended."""
+        """Close within seconds of a revocation or expiry; drop topics whose access ended.
+
+        Connections made together are spread over the interval, so their checks don't all
+        hit the database at the same moment.
+        """
+        delay = random.uniform(0, self.recheck_every)
         while True:
-            await asyncio.sleep(self.recheck_every)
+            await asyncio.sleep(delay)
+            delay = self.recheck_every
             try:
                 principal = await asyncio.to_thread(self.services.tokens.authenticate, token)
             except DomainError as exc:
