@@ -81,9 +81,8 @@ def read_answer(response: httpx.Response, *, raw: bool = False) -> Any:
     return response.content
 
 
-class Stream:
-    """A response whose body has not been read yet; use it as a context manager so the
-    connection goes back to the pool."""
+class _ResponseView:
+    """What both stream kinds show of a response before its body is read."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
@@ -95,6 +94,11 @@ class Stream:
     @property
     def headers(self) -> httpx.Headers:
         return self.response.headers
+
+
+class Stream(_ResponseView):
+    """A response whose body has not been read yet; use it as a context manager so the
+    connection goes back to the pool."""
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         return self.response.iter_bytes(chunk_size)
@@ -118,19 +122,8 @@ class Stream:
         self.close()
 
 
-class AsyncStream:
+class AsyncStream(_ResponseView):
     """The async twin of `Stream`: `async with` it, and read with `aiter_bytes()`."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-
-    @property
-    def status_code(self) -> int:
-        return self.response.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        return self.response.headers
 
     def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         return self.response.aiter_bytes(chunk_size)

@@ -318,10 +318,6 @@ class AccountService:
             raise NotFound(f"No user {username!r}.")
         return int(row.id)
 
-    def user_count(self) -> int:
-        with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
-
     def bootstrap_admin(self, username: str, password: str | None) -> tuple[str, str] | None:
         """On an empty installation: the first superuser and an admin token, else None."""
         password = password or secrets.token_urlsafe(12)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,5 @@ class Database:
             except Exception:  # an after-commit hook must never undo a committed answer
                 log.exception("after-commit callback failed")
 
-    def scalar(self, statement: Executable) -> Any:
-        with self.read() as conn:
-            return conn.execute(statement).scalar()
-
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def rows(result: Result[Any]) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in result]
