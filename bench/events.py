@@ -12,7 +12,8 @@ server broadcasting the same envelopes with no auth, bus or queues. Subscribers 
 over several client processes so that the clients are not the bottleneck.
 
 Knobs: BENCH_EVENTS (10000), BENCH_SUBSCRIBERS (1,100,1000), BENCH_PACED_DELIVERIES (total
-deliveries per second in the paced pass, 10000), BENCH_CLIENT_PROCESSES (4).
+deliveries per second in the paced pass, 10000), BENCH_CLIENT_PROCESSES (4), BENCH_SETUPS
+(memory,redis,reference).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 SUBSCRIBERS = [int(n) for n in os.environ.get("BENCH_SUBSCRIBERS", "1,100,1000").split(",")]
 PACED_DELIVERIES = int(os.environ.get("BENCH_PACED_DELIVERIES", "10000"))
 CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENT_PROCESSES", "4"))
+SETUPS = os.environ.get("BENCH_SETUPS", "memory,redis,reference").split(",")
 
 
 @dataclass
@@ -192,14 +194,16 @@ def main(argv: list[str]) -> None:
           f"paced at {PACED_DELIVERIES} deliveries/s: latency p50/p99 (ms)")
     print(f"{'setup':<28}{'subs':>6}{'burst ev/s':>12}{'all got all':>13}"
           f"{'paced p50':>11}{'p99':>9}")
-    setups: list[tuple[str, Callable[[], Target]]] = [
-        ("cloudlet, in-process bus", lambda: _cloudlet({}))]
+    setups: list[tuple[str, Callable[[], Target]]] = []
+    if "memory" in SETUPS:
+        setups.append(("cloudlet, in-process bus", lambda: _cloudlet({})))
     redis_url = _redis_url()
-    if redis_url:
+    if redis_url and "redis" in SETUPS:
         setups.append(("cloudlet, redis bus", lambda: _cloudlet(
             {"CLOUDLET_REDIS_URL": redis_url,
              "CLOUDLET_REDIS_PREFIX": f"cloudlet-bench-{os.getpid()}"})))
-    setups.append(("reference: bare websockets", _reference))
+    if "reference" in SETUPS:
+        setups.append(("reference: bare websockets", _reference))
     for n_subs in SUBSCRIBERS:
         paced_events = min(EVENTS, max(200, PACED_DELIVERIES * 10 // n_subs))
         interval = n_subs / PACED_DELIVERIES
