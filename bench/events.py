@@ -72,16 +72,20 @@ async def _subscribers(url: str, auth: list[dict[str, object]], n: int, count: i
         for message in auth:
             await conn.send(orjson.dumps(message).decode())
             if message.get("op") in ("auth", "subscribe"):
-                await conn.recv()
+                answer = orjson.loads(await asyncio.wait_for(conn.recv(), 30))
+                if answer.get("op") not in ("ready", "subscribed"):
+                    raise RuntimeError(f"{message.get('op')} refused: {answer}")
         conns.append(conn)
     ready.set()  # type: ignore[attr-defined]
     latencies: list[float] = []
 
     async def drain(conn: ClientConnection) -> int:
         got = 0
+        deadline = time.monotonic() + 30 + count / 100  # pings must not keep it waiting
         try:
             while got < count:
-                envelope = orjson.loads(await asyncio.wait_for(conn.recv(), 30))
+                left = deadline - time.monotonic()
+                envelope = orjson.loads(await asyncio.wait_for(conn.recv(), max(left, 0.01)))
                 if envelope.get("op") == "event":
                     if got % 10 == 0:  # a sample keeps the clients light
                         latencies.append(time.time() - _when(envelope))
@@ -132,7 +136,7 @@ def _run(target: Target, n_subs: int, count: int, interval: float
 
 def _cloudlet(extra_env: dict[str, str]) -> Target:
     server = start_server(None, {"CLOUDLET_EVENTS_QUEUE_SIZE": str(EVENTS + 100),
-                                 "CLOUDLET_EVENTS_HISTORY_SIZE": "1000", **extra_env})
+                                 "CLOUDLET_EVENTS_HISTORY_SIZE": str(EVENTS + 100), **extra_env})
     user = make_user(server)
     topic = f"user:{user.id}"
 

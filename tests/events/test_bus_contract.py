@@ -206,3 +206,24 @@ def test_redis_delivers_between_two_buses() -> None:
             await reader.close()
 
     run(scenario)
+
+
+def test_a_live_jump_in_offsets_is_reported_as_a_gap() -> None:
+    """A reader that fell behind the history's trimming skips offsets: the follower says so."""
+    from cloudlet.server.events.follow import Follower
+    from cloudlet.server.events.model import Event
+
+    async def scenario() -> None:
+        bus = await started(MemoryBus(history_size=10, history_age=60))
+        follower = Follower(bus, 100)
+        await follower.follow("t:1", None)
+        for offset in (1, 2, 6):
+            follower.subscriber._put(Event("t:1", "e", {"i": offset}, offset, time.time()))
+        got = [await follower.next(1) for _ in range(4)]
+        assert [g.offset for g in got[:2]] == [1, 2]  # type: ignore[union-attr]
+        assert got[2] == {"op": "gap", "topic": "t:1", "from_offset": 3, "to_offset": 5,
+                          "latest": 6, "detail": got[2]["detail"]}  # type: ignore[index]
+        assert got[3].offset == 6  # type: ignore[union-attr]
+        await follower.close()
+
+    run(scenario)

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from cloudlet.server.events.bus import Bus, Subscriber
-from cloudlet.server.events.model import Event, encode_cursor, gap_envelope
+from cloudlet.server.events.model import Event, History, encode_cursor, gap_envelope
 
 Message = dict[str, Any]
 
@@ -22,6 +22,7 @@ class Follower:
         self.subscriber = Subscriber(queue_size)
         self.offsets: dict[str, int] = {}  # topic → last offset handed to the client
         self._lock = asyncio.Lock()
+        self._after_gap: Event | None = None  # the event a live gap message stands before
 
     @property
     def cursor(self) -> str:
@@ -54,7 +55,14 @@ class Follower:
             await self.bus.unsubscribe(topic, self.subscriber)
 
     async def next(self, timeout: float) -> Event | Message | None:
-        """The next live event; `{"op": "idle"}` after `timeout`; None when overflowed."""
+        """The next live event; `{"op": "idle"}` after `timeout`; None when overflowed.
+
+        A live event that skips offsets (a Redis reader that fell behind the history's
+        trimming) is preceded by a gap message: never a silent skip.
+        """
+        if self._after_gap is not None:
+            event, self._after_gap = self._after_gap, None
+            return event
         while True:
             try:
                 event = await asyncio.wait_for(self.subscriber.get(), timeout)
@@ -67,6 +75,10 @@ class Follower:
                 if last is None or event.offset <= last:
                     continue
                 self.offsets[event.topic] = event.offset
+                if event.offset > last + 1:
+                    self._after_gap = event
+                    missing = History([], event.offset, (last + 1, event.offset - 1))
+                    return gap_envelope(event.topic, missing)
                 return event
 
     async def close(self) -> None:
