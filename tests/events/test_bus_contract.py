@@ -95,6 +95,23 @@ def test_subscribers_get_live_events_in_order(make_bus: MakeBus) -> None:
     run(scenario)
 
 
+def test_concurrent_first_subscribers_all_get_events(make_bus: MakeBus) -> None:
+    async def scenario() -> None:
+        bus = await started(make_bus())
+        try:
+            subs = [Subscriber(100) for _ in range(20)]
+            await asyncio.gather(*(bus.subscribe("project:8", s) for s in subs))
+            await asyncio.sleep(0.05)
+            for i in range(3):
+                bus.publish("project:8", "e", {"i": i})
+            for sub in subs:
+                assert await collect(sub, 3) == [0, 1, 2]
+        finally:
+            await bus.close()
+
+    run(scenario)
+
+
 def test_publishing_from_another_thread(make_bus: MakeBus) -> None:
     async def scenario() -> None:
         bus = await started(make_bus())

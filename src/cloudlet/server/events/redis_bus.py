@@ -77,11 +77,15 @@ class RedisBus(Bus):
 
     async def subscribe(self, topic: str, subscriber: Subscriber) -> None:
         assert self._async is not None, "start() first"
-        if topic not in self._subscribers:
+        followers = self._subscribers.get(topic)
+        if followers is None:
+            # registered before the await below, so a concurrent first subscriber joins this
+            # set instead of replacing it
+            followers = self._subscribers[topic] = set()
+            followers.add(subscriber)
             latest = await self._async.get(self._counter(topic))
             self._positions[topic] = f"0-{int(latest or 0)}"
-            self._subscribers[topic] = set()
-        self._subscribers[topic].add(subscriber)
+        followers.add(subscriber)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read())
         await self._async.xadd(self._control, {"t": topic}, maxlen=10)
