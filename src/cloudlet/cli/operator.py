@@ -150,10 +150,7 @@ def create_token(
     data_dir: DataDir = None,
 ) -> None:
     """Create an API token and print only the token on stdout."""
-    from datetime import timedelta
-
     from cloudlet.server.core.errors import DomainError
-    from cloudlet.server.core.schema import utcnow
 
     try:
         lifetime = parse_duration(expires) if expires else None
@@ -161,22 +158,13 @@ def create_token(
         _fail(str(exc))
     services = _services(data_dir)
     try:
-        user_id = services.accounts.find_user_id(user)
-        with services.db.write() as tx:
-            project_id = None
-            if project is not None:
-                found = services.projects.resolve(tx.conn, project)
-                if found is None:
-                    _fail(f"No project {project!r}.")
-                project_id = found["id"]
-            _, secret = services.tokens.issue_api_token(
-                tx,
-                user_id=user_id,
-                scope=scope,
-                name=name,
-                project_id=project_id,
-                expires_at=utcnow() + timedelta(seconds=lifetime) if lifetime else None,
-            )
+        secret = services.tokens.issue_for_operator(
+            user_id=services.accounts.find_user_id(user),
+            scope=scope,
+            name=name,
+            project=project,
+            expires_in=lifetime,
+        )
     except DomainError as exc:
         _fail(exc.detail)
     finally:

@@ -129,6 +129,34 @@ class TokenService:
         }
         return self._public(tx.conn, token_id), security.encode_jwt(payload, self.secret_key)
 
+    def issue_for_operator(
+        self,
+        *,
+        user_id: int,
+        scope: str,
+        name: str,
+        project: str | None,
+        expires_in: int | None,
+    ) -> str:
+        """An API token minted by the operator CLI, which needs no caller: it holds the
+        installation. Returns the secret."""
+        with self.db.write() as tx:
+            project_id = None
+            if project is not None:
+                found = self.projects.resolve(tx.conn, project)
+                if found is None:
+                    raise NotFound(f"No project {project!r}.")
+                project_id = found["id"]
+            _, secret = self.issue_api_token(
+                tx,
+                user_id=user_id,
+                scope=scope,
+                name=name,
+                project_id=project_id,
+                expires_at=utcnow() + timedelta(seconds=expires_in) if expires_in else None,
+            )
+        return secret
+
     # --- resolving ------------------------------------------------------------------------
 
     def authenticate(self, credential: str) -> Principal:

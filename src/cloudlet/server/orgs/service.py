@@ -311,12 +311,14 @@ class OrgService:
             raise PermissionDenied(f"Only an org {role} can {action}.")
 
 
-    def org_ids_of(self, conn: Connection, user_id: int) -> list[int]:
-        return list(
-            conn.execute(
-                select(org_members.c.org_id).where(org_members.c.user_id == user_id)
-            ).scalars()
+    def roles_of(self, conn: Connection, user_id: int) -> dict[int, str]:
+        """The user's role in each of their orgs, by org id."""
+        found = conn.execute(
+            select(org_members.c.org_id, org_members.c.role).where(
+                org_members.c.user_id == user_id
+            )
         )
+        return {row.org_id: row.role for row in found}
 
     def slugs(self, conn: Connection, org_ids: list[int]) -> dict[int, str]:
         if not org_ids:

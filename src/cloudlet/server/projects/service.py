@@ -34,6 +34,19 @@ def gid_of(project_id: int) -> str:
     return str(ProjectSlug(project_id))
 
 
+def _grant(
+    principal: Principal, project: dict[str, Any], org_role: str | None, member_role: str | None
+) -> Level:
+    """The caller's level from its roles, capped by its token."""
+    if principal.project_id is not None and principal.project_id != project["id"]:
+        return Level.NONE
+    granted = max(ORG_GRANTS.get(org_role or "", Level.NONE),
+                  ROLES.get(member_role or "", Level.NONE))
+    if principal.device_id is not None:
+        granted = min(granted, Level.READ)  # device tokens write only their own streams
+    return principal.cap(granted)
+
+
 def check_role(role: str) -> Level:
     if role not in ROLES:
         raise Invalid(f"Unknown project role {role!r}; use one of read, write, admin.")
@@ -69,21 +82,14 @@ class ProjectService:
         return dict(row._mapping) if row else None
 
     def level(self, conn: Connection, principal: Principal, project: dict[str, Any]) -> Level:
-        if principal.project_id is not None and principal.project_id != project["id"]:
-            return Level.NONE
-        granted = ORG_GRANTS.get(
-            self.orgs.role_of(conn, project["org_id"], principal.user_id) or "", Level.NONE
-        )
+        org_role = self.orgs.role_of(conn, project["org_id"], principal.user_id)
         member_role = conn.execute(
             select(project_members.c.role).where(
                 project_members.c.project_id == project["id"],
                 project_members.c.user_id == principal.user_id,
             )
         ).scalar()
-        granted = max(granted, ROLES.get(member_role or "", Level.NONE))
-        if principal.device_id is not None:
-            granted = min(granted, Level.READ)  # device tokens write only their own streams
-        return principal.cap(granted)
+        return _grant(principal, project, org_role, member_role)
 
     def authorize(
         self, conn: Connection, principal: Principal, ref: str | int, need: Level
@@ -181,15 +187,19 @@ class ProjectService:
         search: str | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
         with self.db.read() as conn:
+            org_roles = self.orgs.roles_of(conn, principal.user_id)
+            memberships = conn.execute(
+                select(project_members.c.project_id, project_members.c.role).where(
+                    project_members.c.user_id == principal.user_id
+                )
+            )
+            member_roles = {row.project_id: row.role for row in memberships}
             if principal.project_id is not None:
                 where = projects.c.id == principal.project_id
             else:
-                member_of = select(project_members.c.project_id).where(
-                    project_members.c.user_id == principal.user_id
-                )
                 where = or_(
-                    projects.c.org_id.in_(self.orgs.org_ids_of(conn, principal.user_id)),
-                    projects.c.id.in_(member_of),
+                    projects.c.org_id.in_(list(org_roles)),
+                    projects.c.id.in_(list(member_roles)),
                 )
             query = select(projects).where(where)
             if org is not None:
@@ -200,8 +210,15 @@ class ProjectService:
             total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             page = conn.execute(query.order_by(projects.c.id).limit(limit).offset(offset))
             found = [dict(r._mapping) for r in page]
+            slugs = self.orgs.slugs(conn, [p["org_id"] for p in found])
             return total, [
-                self._present(conn, {**p, "access": self.level(conn, principal, p)})
+                {
+                    **p,
+                    "gid": gid_of(p["id"]),
+                    "org": slugs[p["org_id"]],
+                    "access": _grant(principal, p, org_roles.get(p["org_id"]),
+                                     member_roles.get(p["id"])),
+                }
                 for p in found
             ]
 
