@@ -32,4 +32,4 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 
 clean:
-	rm -rf $(VENV) .cloudlet
+	rm -rf $(VENV) .venv-legacy .cloudlet
