@@ -58,6 +58,7 @@ class Block:
     device: str | None = None  # a device key or gid; None: the token's own device
     stream: str | None = None  # a stream gid
     tags: dict[str, str] | None = None
+    ordered: bool = False  # known sorted and unique (the parser checked)
 
 
 @dataclass
@@ -90,7 +91,12 @@ class Problems:
                       errors=self.errors)
 
 
+_GOOD_NAMES: set[str] = set()
+
+
 def check_series_name(name: object) -> str:
+    if name in _GOOD_NAMES:
+        return name  # type: ignore[return-value]
     if not isinstance(name, str) or not name.strip():
         raise Invalid(f"A series name must be a non-empty string, not {name!r}.")
     if name.lower() in RESERVED:
@@ -98,6 +104,8 @@ def check_series_name(name: object) -> str:
                       "(time, time_offset and all are reserved, in any case).")
     if len(name) > 100 or any(ord(c) < 32 for c in name):
         raise Invalid(f"Series name {name[:40]!r}… must be at most 100 printable characters.")
+    if len(_GOOD_NAMES) < 100_000:
+        _GOOD_NAMES.add(name)
     return name
 
 

@@ -71,7 +71,7 @@ class IngestService:
                 principal.require_scope(Level.WRITE, "writing points")
                 if self.devices.by_id(conn, own) is None:
                     raise NotFound("This token's device no longer exists.")
-            else:
+            elif project["access"] < Level.WRITE:
                 self.projects.authorize(conn, principal, project["id"], Level.WRITE)
             parts = [self._part(conn, principal, project["id"], block, device)
                      for block in batch.blocks if len(block.ts)]
@@ -89,22 +89,23 @@ class IngestService:
             stream_id, device_id = self._stream(conn, project_id, block.stream)
             if own is not None and device_id != own:
                 raise PermissionDenied(OWN_DEVICE_ONLY)
-            return Part(ts=block.ts, values=block.values, stream_id=stream_id, tags=block.tags)
+            return Part(ts=block.ts, values=block.values, stream_id=stream_id, tags=block.tags,
+                        ordered=block.ordered)
         check_series_name(block.series)
         ref = default_device if default_device is not None else block.device
         if ref is None:
             if own is None:
                 raise Invalid("Name the device these points belong to (`device`).")
             return Part(ts=block.ts, values=block.values, device_id=own, series=block.series,
-                        tags=block.tags)
+                        tags=block.tags, ordered=block.ordered)
         device_id = self._device(conn, project_id, str(ref))
         if own is not None and device_id != own:
             raise PermissionDenied(OWN_DEVICE_ONLY)
         if device_id is not None:
             return Part(ts=block.ts, values=block.values, device_id=device_id,
-                        series=block.series, tags=block.tags)
+                        series=block.series, tags=block.tags, ordered=block.ordered)
         return Part(ts=block.ts, values=block.values, device_key=str(ref), series=block.series,
-                    tags=block.tags)
+                    tags=block.tags, ordered=block.ordered)
 
     def _device(self, conn: Connection, project_id: int, ref: str) -> int | None:
         """The id of an existing device (gid or key), or None for an unknown key."""

@@ -69,7 +69,12 @@ def _parse_fast(body: bytes, factor: int) -> Batch | None:
         return None  # empty tokens (double spaces)
     keys, fieldsets, stamps = tokens[0::3], tokens[1::3], tokens[2::3]
     try:
-        raw_ts = np.fromiter(map(int, stamps), np.int64, n)
+        distinct = dict.fromkeys(stamps)  # lines of one write often share their timestamp
+        if len(distinct) * 2 < n:
+            as_int = {s: int(s) for s in distinct}
+            raw_ts = np.fromiter(map(as_int.__getitem__, stamps), np.int64, n)
+        else:
+            raw_ts = np.fromiter(map(int, stamps), np.int64, n)
     except (ValueError, OverflowError):
         return None
     ts = _scale(raw_ts, factor)
@@ -104,12 +109,10 @@ def _parse_fast(body: bytes, factor: int) -> Batch | None:
     if not np.isfinite(values).all():
         return None
     series_ts = ts[line_of]
-    key_index: dict[bytes, int] = {}
-    key_of_line = np.fromiter((key_index.setdefault(k, len(key_index)) for k in keys),
-                              np.int64, n)
-    name_index: dict[bytes, int] = {}
-    name_of_piece = np.fromiter((name_index.setdefault(f, len(name_index)) for f in names),
-                                np.int64, m)
+    key_index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    key_of_line = np.fromiter(map(key_index.__getitem__, keys), np.int64, n)
+    name_index = {f: i for i, f in enumerate(dict.fromkeys(names))}
+    name_of_piece = np.fromiter(map(name_index.__getitem__, names), np.int64, m)
     parsed_keys = [_split_key(k) for k in key_index]
     names_text = [f.decode("utf-8", "replace") for f in name_index]
     if any(k is None for k in parsed_keys) or any(x.lower() in RESERVED for x in names_text):
@@ -120,14 +123,19 @@ def _parse_fast(body: bytes, factor: int) -> Batch | None:
     bounds = np.flatnonzero(np.diff(code_sorted)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [m]))
+    grouped_ts, grouped_values = series_ts[order], values[order]
+    # one vectorized check of every series at once: increasing within each group
+    rising = np.ones(m, dtype=bool)
+    rising[1:] = grouped_ts[1:] > grouped_ts[:-1]
+    rising[starts] = True
+    ordered_groups = np.logical_and.reduceat(rising, starts) if m else np.ones(0, bool)
     batch = Batch()
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+    for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         c = int(code_sorted[s])
         measurement, tags = parsed_keys[c // len(name_index)]  # type: ignore[misc]
-        pick = order[s:e]
-        batch.blocks.append(Block(ts=series_ts[pick], values=values[pick],
+        batch.blocks.append(Block(ts=grouped_ts[s:e], values=grouped_values[s:e],
                                   device=measurement, series=names_text[c % len(name_index)],
-                                  tags=tags or None))
+                                  tags=tags or None, ordered=bool(ordered_groups[g])))
     return batch
 
 

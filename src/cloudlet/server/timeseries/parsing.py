@@ -2,6 +2,8 @@
 
 - series:  `{"device": D, "series": {"temp": [[t, v], …]}}`; a series may also be columnar,
            `{"time": [t, …], "value": [v, …]}` — the fastest form to send and to parse;
+- devices: `{"devices": {D: {"temp": …, "hum": …}, D2: {…}}}`: the series form for several
+           devices in one request;
 - table:   `{"device": D, "fields": ["time", "temp", "hum"], "data": [[t, 21.5, null], …]}`
            (seed 003's DataStore; `null` means no point for that series at that time);
 - list:    `[{"stream": "s--…", "timestamp": t, "value": v}, …]`, or items naming
@@ -56,6 +58,12 @@ def parse_document(doc: Any, precision: str | None) -> Batch:
         device = None if device is None else str(device)
         if "series" in doc:
             batch = _series_form(doc["series"], device, factor, problems)
+        elif "devices" in doc:
+            if not isinstance(doc["devices"], dict):
+                raise Invalid("devices must be an object of device keys to series.")
+            batch = Batch()
+            for key, series in doc["devices"].items():
+                batch.blocks.extend(_series_form(series, str(key), factor, problems).blocks)
         elif "fields" in doc or "data" in doc:
             batch = table(doc.get("fields"), doc.get("data"), device, factor, problems)
         else:

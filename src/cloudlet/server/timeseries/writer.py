@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ class Part:
     device_key: str | None = None
     series: str | None = None
     tags: dict[str, str] | None = None
+    ordered: bool = False
 
 
 @dataclass
@@ -88,6 +89,8 @@ class Writer:
         self._stream_info: dict[int, dict[str, Any]] = {}
         self._dirty: dict[int, int] = {}
         self._startup_scan = True
+        # events go out on their own thread, after the acknowledgement, in commit order
+        self._publisher = ThreadPoolExecutor(1, thread_name_prefix="cloudlet-point-events")
 
     # --- the requests' side ----------------------------------------------------------------
 
@@ -119,6 +122,7 @@ class Writer:
         if thread is not None:
             self._queue.put(None)
             thread.join(timeout)
+        self._publisher.shutdown(wait=True)
 
     # --- the writer thread -----------------------------------------------------------------
 
@@ -170,15 +174,12 @@ class Writer:
                 raise
             log.exception("point write transaction failed")
             return
-        published: list[tuple[int, list[Written]]] = []
         for job, result, error in outcomes:
             if error is not None:
                 job.future.set_exception(error)
             else:
                 job.future.set_result(result["answer"])
-                published.append((job.project_id, result["written"]))
-        for project_id, written in published:
-            self._announce(project_id, written)
+                self._publisher.submit(self._announce, job.project_id, result["written"])
 
     def _attempt(self, tx: Tx, job: Job) -> tuple[Any, BaseException | None]:
         for attempt in (1, 2):
@@ -216,8 +217,11 @@ class Writer:
             if part.tags and self._stream_tags.get(stream_id) != part.tags:
                 self.streams.set_tags(tx, stream_id, part.tags)
                 self._stream_tags[stream_id] = part.tags
-            per_stream.setdefault(stream_id, []).append((part.ts, part.values))
-        items = [StreamPoints(sid, *codec.merge(parts)) for sid, parts in per_stream.items()]
+            per_stream.setdefault(stream_id, []).append(
+                (part.ts, part.values, part.ordered))
+        items = [StreamPoints(sid, parts[0][0], parts[0][1]) if len(parts) == 1 and parts[0][2]
+                 else StreamPoints(sid, *codec.merge([(p[0], p[1]) for p in parts]))
+                 for sid, parts in per_stream.items()]
         written = self.store.write(tx, items)
         missing = [w.stream_id for w in written if w.stream_id not in self._stream_info]
         if missing:
@@ -234,7 +238,8 @@ class Writer:
             "devices_registered": registered,
         }
         return {"answer": answer, "written": [
-            (w, points[w.stream_id] if w.count <= SMALL_BATCH else None) for w in written]}
+            (w, self._stream_info[w.stream_id],
+             points[w.stream_id] if w.count <= SMALL_BATCH else None) for w in written]}
 
     def _device(self, tx: Tx, job: Job, key: str, tags: dict[str, str] | None,
                 registered: list[str]) -> int:
@@ -266,18 +271,22 @@ class Writer:
             self._stream_ids[stream_key] = stream_id
         return stream_id
 
-    def _announce(self, project_id: int, written: list[tuple[Written, Any]]) -> None:
-        for w, points in written:
-            info = self._stream_info.get(w.stream_id)
-            if info is None:
-                continue
+    def _announce(self, project_id: int, written: list[tuple[Written, Any, Any]]) -> None:
+        """`stream.data` on each stream's topic, and one summary of the write on the
+        project's topic. Runs on the publisher thread, after the acknowledgement."""
+        summaries = []
+        for w, info, points in written:
             data: dict[str, Any] = {**info, "count": w.count, "first": w.first,
                                     "last": w.last}
             if points is not None:
                 data["points"] = [[t, v] for t, v in zip(points.ts.tolist(),
                                                          points.values.tolist(), strict=True)]
             self.events.publish(f"stream:{info['stream']}", "stream.data", data)
-            self.events.publish(f"project:{project_id}", "stream.data", data)
+            summaries.append(data)
+        self.events.publish(f"project:{project_id}", "stream.data", {
+            "project_id": project_id, "count": sum(s["count"] for s in summaries),
+            "first": min(s["first"] for s in summaries),
+            "last": max(s["last"] for s in summaries), "streams": summaries})
 
     # --- compaction ----------------------------------------------------------------------
 
