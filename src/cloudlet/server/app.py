@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(native_router(settings), prefix=API)
     app.include_router(influx_router)
-    app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body)
+    app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
+                       exempt=WRITE_PATHS)
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=WRITE_PATHS)
     app.add_middleware(FirstParamWins)
     return app

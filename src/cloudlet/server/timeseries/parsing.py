@@ -213,7 +213,9 @@ def parse_csv(body: bytes, precision: str | None, device: str | None) -> Batch:
             else:
                 cells.append(_csv_value(cell))
         converted.append(cells)
-    return table(header, converted, device, factor, problems)
+    batch = table(header, converted, device, factor, problems)
+    problems.raise_if_any()
+    return batch
 
 
 def _csv_time(cell: str) -> Any:
