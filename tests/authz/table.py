@@ -54,6 +54,8 @@ class Row:
     disruptive: bool = False  # the call may revoke the world's sessions; re-login after
     query: Callable[[Any], dict[str, Any]] | None = None  # world -> query parameters
     stream: bool = False  # an endless response (SSE): check the status, then hang up
+    content: Callable[[Any, str], bytes] | None = None  # a raw body instead of JSON
+    foreign: bool = False  # a legacy face: errors in its own JSON shape, not problem+json
 
     @property
     def id(self) -> str:

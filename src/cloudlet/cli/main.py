@@ -7,11 +7,13 @@ import typer
 from cloudlet.cli import operator
 from cloudlet.cli.api import api
 from cloudlet.cli.context import global_options
+from cloudlet.cli.devices import devices_app
 from cloudlet.cli.listen import listen
 from cloudlet.cli.orgs import orgs_app
 from cloudlet.cli.projects import projects_app
 from cloudlet.cli.session import login, logout, profiles_app, whoami
 from cloudlet.cli.tokens import tokens_app
+from cloudlet.cli.write import write
 
 app = typer.Typer(
     help="Cloudlet: a self-hosted data cloud for devices and scientific data.",
@@ -31,3 +33,5 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(tokens_app, name="tokens")
 app.command("api")(api)
 app.command("listen")(listen)
+app.add_typer(devices_app, name="devices")
+app.command("write")(write)

@@ -26,6 +26,7 @@ from cloudlet.client.events import AsyncEvents
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
+from cloudlet.client.timeseries import Devices, points_request
 
 __all__ = ["AsyncClient"]
 
@@ -75,6 +76,7 @@ class AsyncClient(ClientBase):
         self.projects: Projects[AJSON, Awaitable[None], AsyncCursor] = Projects(self)
         self.tokens: Tokens[AJSON, Awaitable[None], AsyncCursor] = Tokens(self)
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
+        self.devices: Devices[AJSON, Awaitable[None], AsyncCursor] = Devices(self)
         self.events = AsyncEvents(self)
 
     # -- sessions ---------------------------------------------------------------------------
@@ -97,6 +99,14 @@ class AsyncClient(ClientBase):
     async def me(self) -> JSON:
         """The caller's account, with `token` describing the credential in use."""
         return cast(JSON, await self.get("/me"))
+
+    # -- points ------------------------------------------------------------------------------
+
+    async def write_points(self, project: ProjectRef, data: Any = None, **form: Any) -> Any:
+        """Write one batch (see `Client.write_points`)."""
+        call = points_request(project, data, **form)
+        return await self._send("POST", call.path, params=call.params, content=call.content,
+                                headers=call.headers)
 
     # -- generic calls ----------------------------------------------------------------------
 

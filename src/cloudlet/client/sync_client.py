@@ -26,6 +26,7 @@ from cloudlet.client.events import Events
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
+from cloudlet.client.timeseries import Devices, points_request
 
 __all__ = ["Client"]
 
@@ -72,6 +73,7 @@ class Client(ClientBase):
         self.projects: Projects[JSON, None, Cursor] = Projects(self)
         self.tokens: Tokens[JSON, None, Cursor] = Tokens(self)
         self.users: Users[JSON, None, Cursor] = Users(self)
+        self.devices: Devices[JSON, None, Cursor] = Devices(self)
         self.events = Events(self)
 
     # -- sessions ---------------------------------------------------------------------------
@@ -94,6 +96,18 @@ class Client(ClientBase):
     def me(self) -> JSON:
         """The caller's account, with `token` describing the credential in use."""
         return cast(JSON, self.get("/me"))
+
+    # -- points ------------------------------------------------------------------------------
+
+    def write_points(self, project: ProjectRef, data: Any = None, **form: Any) -> Any:
+        """Write one batch, synchronously, in any form the server takes: `data` (a JSON
+        document: series, devices, table or list form), or `series=` / `fields=`+`rows=`
+        with `device=`, or `lines=` (line protocol), or `csv=`; `precision=` states the unit
+        of integer times, `gzip=True` compresses the body. Returns the server's summary
+        (None for line protocol). Atomic: a bad row raises BadRequest and writes nothing."""
+        call = points_request(project, data, **form)
+        return self._send("POST", call.path, params=call.params, content=call.content,
+                          headers=call.headers)
 
     # -- generic calls ----------------------------------------------------------------------
 

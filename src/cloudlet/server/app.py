@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
 from cloudlet.server.events.routes import router as events_router
+from cloudlet.server.faces.influx import router as influx_router
 from cloudlet.server.http import problems
 from cloudlet.server.http.idempotency import Idempotency
 from cloudlet.server.http.middleware import BodyLimit, FirstParamWins
@@ -21,9 +23,14 @@ from cloudlet.server.orgs.routes import router as orgs_router
 from cloudlet.server.projects.routes import router as projects_router
 from cloudlet.server.services import Services
 from cloudlet.server.settings import Settings
+from cloudlet.server.timeseries import debug as timeseries_debug
+from cloudlet.server.timeseries.ingest_routes import router as ingest_router
+from cloudlet.server.timeseries.routes import router as timeseries_router
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
+# point writes enforce their own, larger limit (CLOUDLET_MAX_WRITE_BODY)
+WRITE_PATHS = re.compile(rf"^({API}/projects/[^/]+/(points|write)|/write|/api/v2/write)$")
 
 
 def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
@@ -55,8 +62,11 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(orgs_router)
     router.include_router(projects_router)
     router.include_router(events_router)
+    router.include_router(timeseries_router)
+    router.include_router(ingest_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
+        router.include_router(timeseries_debug.router)
     return router
 
 
@@ -69,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.events.bus.start()
         yield
+        services.ingest.writer.close()
         await services.events.bus.close()
         db.dispose()
 
@@ -85,8 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     problems.install(app)
     app.include_router(native_router(settings), prefix=API)
-    app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body)
-    app.add_middleware(BodyLimit, limit=settings.max_json_body)
+    app.include_router(influx_router)
+    app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
+                       exempt=WRITE_PATHS)
+    app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=WRITE_PATHS)
     app.add_middleware(FirstParamWins)
     return app
 

@@ -17,6 +17,12 @@ from cloudlet.server.events.topics import TopicRegistry, user_topic
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
+from cloudlet.server.timeseries.devices import DeviceService
+from cloudlet.server.timeseries.ingest import IngestService
+from cloudlet.server.timeseries.store import PointStore
+from cloudlet.server.timeseries.stream_events import StreamEventService
+from cloudlet.server.timeseries.streams import StreamService
+from cloudlet.server.timeseries.writer import Writer
 
 
 @dataclass
@@ -29,6 +35,10 @@ class Services:
     accounts: AccountService
     idempotency: IdempotencyStore
     events: EventService
+    devices: DeviceService
+    streams: StreamService
+    ingest: IngestService
+    stream_events: StreamEventService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -63,6 +73,12 @@ class Services:
             session_ttl=settings.session_ttl,
             registration_open=settings.registration_open,
         )
+        devices = DeviceService(db, projects, tokens, events)
+        streams = StreamService(db, projects, devices)
+        topics.register("stream", streams.topic)
+        store = PointStore(is_postgres=not db.is_sqlite, compress=settings.points_compression)
+        writer = Writer(db, store, devices, streams, events,
+                        max_queued=settings.write_queue_points)
         return cls(
             settings=settings,
             db=db,
@@ -72,4 +88,8 @@ class Services:
             accounts=accounts,
             idempotency=IdempotencyStore(db, ttl=settings.idempotency_ttl),
             events=events,
+            devices=devices,
+            streams=streams,
+            ingest=IngestService(db, projects, devices, streams, store, writer),
+            stream_events=StreamEventService(db, streams, events),
         )

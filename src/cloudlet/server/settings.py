@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     events_recheck_interval: int = Field(
         default=5, ge=1, description="Seconds between re-checks of a stream's token and rights"
     )
+    max_write_body: int = Field(
+        default=64 << 20, ge=1024,
+        description="Largest point-write body accepted, after decompression (bytes)",
+    )
+    write_queue_points: int = Field(
+        default=2_000_000, ge=1,
+        description="Points waiting for the writer before writes get 429 + Retry-After",
+    )
+    points_compression: bool = Field(
+        default=True, description="Compact point chunks with zlib (writes stay uncompressed)"
+    )
     debug_endpoints: bool = Field(
         default=False, description="Mount test-only endpoints (the test suite turns this on)"
     )

@@ -10,6 +10,7 @@ retry after a server failure or throttling runs again; nor are answers carrying 
 from __future__ import annotations
 
 import asyncio
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,16 +24,19 @@ _SECRET_ANSWERS = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/token
 
 
 class Idempotency:
-    def __init__(self, app: ASGIApp, store: IdempotencyStore, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, store: IdempotencyStore, max_body: int,
+                 exempt: re.Pattern[str] | None = None) -> None:
         self.app = app
         self.store = store
         self.max_body = max_body
+        self.exempt = exempt  # routes idempotent by themselves (point writes), bodies unlimited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         key = headers.get(HEADER)
         auth = headers.get(b"authorization", b"")
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None or not auth:
+        if (scope["type"] != "http" or scope["method"] != "POST" or key is None or not auth
+                or (self.exempt and self.exempt.match(scope["path"]))):
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY:

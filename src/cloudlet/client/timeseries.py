@@ -1,0 +1,111 @@
+"""Devices and point writes in the SDK: `client.devices` and `client.write_points`.
+
+`write_points` sends one synchronous batch in any form the server takes and returns the
+server's summary (`{points, streams, devices_registered}`; None for line protocol, which
+answers 204). A write is idempotent — the same stream and time again replaces the point —
+so it is retried safely like any keyed POST.
+"""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cloudlet.client.connection import segment
+from cloudlet.client.resources import C, J, N, ProjectRef, _given, _Resource
+
+__all__ = ["Devices", "PointsRequest", "points_request"]
+
+
+class Devices(_Resource[J, N, C]):
+    """A project's devices, named by gid (`d--…`), key or int id."""
+
+    def list(self, project: ProjectRef, *, search: str | None = None) -> C:
+        return self._list(f"/projects/{segment(project)}/devices", {"search": search})
+
+    def register(self, project: ProjectRef, key: str | None = None, *, label: str | None = None,
+                 tags: Mapping[str, str] | None = None) -> J:
+        """A new device with `key`, or a key the server generates; Conflict (409) when the
+        key is taken."""
+        body = _given(key=key, label=label, tags=dict(tags) if tags is not None else None)
+        return self._post(f"/projects/{segment(project)}/devices", body)
+
+    def get(self, project: ProjectRef, device: str | int) -> J:
+        return self._get(f"/projects/{segment(project)}/devices/{segment(device)}")
+
+    def update(self, project: ProjectRef, device: str | int, *, label: str | None = None,
+               tags: Mapping[str, str] | None = None) -> J:
+        body = _given(label=label, tags=dict(tags) if tags is not None else None)
+        return self._patch(f"/projects/{segment(project)}/devices/{segment(device)}", body)
+
+    def create_token(self, project: ProjectRef, device: str | int, *, name: str = "",
+                     expires_in: int | None = None) -> J:
+        """A write token for this device alone; its secret is in the answer's `token`."""
+        path = f"/projects/{segment(project)}/devices/{segment(device)}/tokens"
+        return self._post(path, _given(name=name, expires_in=expires_in), False)
+
+
+class PointsRequest:
+    """What `write_points` sends: a path, query parameters, a body and its headers."""
+
+    def __init__(self, path: str, params: dict[str, Any], content: bytes,
+                 headers: dict[str, str]) -> None:
+        self.path = path
+        self.params = params
+        self.content = content
+        self.headers = headers
+
+
+def _plain(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def points_request(
+    project: ProjectRef,
+    data: Any = None,
+    *,
+    device: str | None = None,
+    series: Mapping[str, Any] | None = None,
+    fields: Sequence[str] | None = None,
+    rows: Sequence[Sequence[Any]] | None = None,
+    lines: str | bytes | None = None,
+    csv: str | bytes | None = None,
+    precision: str | None = None,
+    gzip: bool = False,
+) -> PointsRequest:
+    given = [x is not None for x in (data, series, fields or rows, lines, csv)]
+    if sum(given) != 1:
+        raise ValueError("Give exactly one of data, series, fields+rows, lines or csv.")
+    base = f"/projects/{segment(project)}"
+    params: dict[str, Any] = {"precision": precision, "device": device}
+    headers: dict[str, str] = {}
+    if lines is not None:
+        content = lines.encode() if isinstance(lines, str) else bytes(lines)
+        path = f"{base}/write"
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+    elif csv is not None:
+        content = csv.encode() if isinstance(csv, str) else bytes(csv)
+        path = f"{base}/points"
+        headers["Content-Type"] = "text/csv"
+    else:
+        if data is None and series is not None:
+            data = {"series": dict(series)}
+        elif data is None:
+            if not fields or rows is None:
+                raise ValueError("The table form needs both fields and rows.")
+            data = {"fields": list(fields), "data": [list(r) for r in rows]}
+        if isinstance(data, dict) and device is not None and "device" not in data:
+            data = {**data, "device": device}
+        content = json.dumps(data, default=_plain, allow_nan=True).encode()
+        path = f"{base}/points"
+        headers["Content-Type"] = "application/json"
+    if gzip:
+        content = gzip_module.compress(content, 5)
+        headers["Content-Encoding"] = "gzip"
+    return PointsRequest(path, {k: v for k, v in params.items() if v is not None}, content,
+                         headers)

@@ -1,0 +1,1 @@
+"""Faces: each translates one wire contract onto the domain services, adding no rules."""

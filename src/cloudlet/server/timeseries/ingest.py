@@ -1,0 +1,164 @@
+"""Writing points: the one entry every face calls.
+
+A face parses its wire format into a `Batch` (batch.py, parsing.py, lineprotocol.py) and
+calls `IngestService.write` (async) or `write_blocking` (from a worker thread) with the
+caller's principal. The service checks rights on the exact objects — a device token writes
+only its own device's streams, a read token nothing, a project token only its project —
+resolves what already exists, and hands the rest to the single writer, which registers
+unknown devices (when the caller may), creates variables and streams on first use, and
+acknowledges after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection
+
+from cloudlet.gid import GidError, StreamSlug
+from cloudlet.server.core.db import Database
+from cloudlet.server.core.errors import Invalid, NotFound, PermissionDenied
+from cloudlet.server.core.principal import Level, Principal
+from cloudlet.server.projects.service import ProjectService
+from cloudlet.server.timeseries.batch import Batch, check_device_key, check_series_name
+from cloudlet.server.timeseries.devices import DeviceService
+from cloudlet.server.timeseries.store import PointStore
+from cloudlet.server.timeseries.streams import StreamService
+from cloudlet.server.timeseries.tables import streams, variables
+from cloudlet.server.timeseries.writer import Job, Part, Writer
+
+MAX_READ_POINTS = 1_000_000
+
+OWN_DEVICE_ONLY = "A device token writes only its own device's streams."
+
+
+class IngestService:
+    def __init__(self, db: Database, projects: ProjectService, devices: DeviceService,
+                 streams: StreamService, store: PointStore, writer: Writer) -> None:
+        self.db = db
+        self.projects = projects
+        self.devices = devices
+        self.streams = streams
+        self.store = store
+        self.writer = writer
+        self._device_ids: dict[tuple[int, str], int] = {}  # (project, key) -> id, immutable
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def write(self, principal: Principal, project_ref: str | int, batch: Batch, *,
+                    device: str | None = None) -> dict[str, Any]:
+        """Check, queue and await one atomic batch; returns `{points, streams,
+        devices_registered}` once committed. `device` names the device of blocks that name
+        none."""
+        future = await asyncio.to_thread(self.submit, principal, project_ref, batch,
+                                         device=device)
+        return await asyncio.wrap_future(future)
+
+    def write_blocking(self, principal: Principal, project_ref: str | int, batch: Batch, *,
+                       device: str | None = None) -> dict[str, Any]:
+        return self.submit(principal, project_ref, batch, device=device).result()
+
+    def submit(self, principal: Principal, project_ref: str | int, batch: Batch, *,
+               device: str | None = None) -> Future[dict[str, Any]]:
+        """Authorize and resolve (in the calling thread), then queue for the writer."""
+        with self.db.read() as conn:
+            project = self.projects.authorize(conn, principal, project_ref, Level.READ)
+            own: int | None = principal.device_id
+            if own is not None:
+                principal.require_scope(Level.WRITE, "writing points")
+                if self.devices.by_id(conn, own) is None:
+                    raise NotFound("This token's device no longer exists.")
+            elif project["access"] < Level.WRITE:
+                self.projects.authorize(conn, principal, project["id"], Level.WRITE)
+            parts = [self._part(conn, principal, project["id"], block, device)
+                     for block in batch.blocks if len(block.ts)]
+        job = Job(project_id=project["id"], user_id=principal.user_id, register=own is None,
+                  parts=parts, points=sum(len(p.ts) for p in parts))
+        if not parts:
+            job.future.set_result({"points": 0, "streams": [], "devices_registered": []})
+            return job.future
+        return self.writer.submit(job)
+
+    def _part(self, conn: Connection, principal: Principal, project_id: int, block: Any,
+              default_device: str | None) -> Part:
+        own = principal.device_id
+        if block.stream is not None:
+            stream_id, device_id = self._stream(conn, project_id, block.stream)
+            if own is not None and device_id != own:
+                raise PermissionDenied(OWN_DEVICE_ONLY)
+            return Part(ts=block.ts, values=block.values, stream_id=stream_id, tags=block.tags,
+                        ordered=block.ordered)
+        check_series_name(block.series)
+        ref = default_device if default_device is not None else block.device
+        if ref is None:
+            if own is None:
+                raise Invalid("Name the device these points belong to (`device`).")
+            return Part(ts=block.ts, values=block.values, device_id=own, series=block.series,
+                        tags=block.tags, ordered=block.ordered)
+        device_id = self._device(conn, project_id, str(ref))
+        if own is not None and device_id != own:
+            raise PermissionDenied(OWN_DEVICE_ONLY)
+        if device_id is not None:
+            return Part(ts=block.ts, values=block.values, device_id=device_id,
+                        series=block.series, tags=block.tags, ordered=block.ordered)
+        return Part(ts=block.ts, values=block.values, device_key=str(ref), series=block.series,
+                    tags=block.tags, ordered=block.ordered)
+
+    def _device(self, conn: Connection, project_id: int, ref: str) -> int | None:
+        """The id of an existing device (gid or key), or None for an unknown key."""
+        cached = self._device_ids.get((project_id, ref))
+        if cached is not None:
+            return cached
+        if ref.lower().startswith("d--"):
+            row = self.devices.find(conn, project_id, ref)
+            if row is None:
+                raise NotFound(f"No device {ref!r} in this project.")
+        else:
+            check_device_key(ref)
+            row = self.devices.find(conn, project_id, ref)
+            if row is None or row["key"] != ref:
+                return None
+        self._device_ids[(project_id, ref)] = row["id"]
+        return int(row["id"])
+
+    def _stream(self, conn: Connection, project_id: int, ref: str) -> tuple[int, int]:
+        try:
+            parts = StreamSlug(ref).get_parts()
+        except (GidError, AttributeError):
+            raise Invalid(f"{ref!r} is not a stream gid.") from None
+        if parts["project"].id != project_id:
+            raise Invalid(f"Stream {ref} belongs to another project.")
+        row = conn.execute(
+            streams.select().with_only_columns(streams.c.id, streams.c.device_id).join(
+                variables, variables.c.id == streams.c.variable_id).where(
+                streams.c.project_id == project_id, streams.c.device_id == parts["device"].id,
+                variables.c.lid == parts["variable"].id)).first()
+        if row is None:
+            raise NotFound(f"No stream {ref} in this project; write with a device and a "
+                           "series name to create it.")
+        return int(row.id), int(row.device_id)
+
+    # --- reading (the minimal endpoint; the query API builds on `store.iter_points`) ----
+
+    def read(self, principal: Principal, stream_ref: str, *, start: int | None = None,
+             end: int | None = None, limit: int = MAX_READ_POINTS
+             ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, bool]:
+        """(stream, timestamps µs, values, truncated) of [start, end], both inclusive."""
+        with self.db.read() as conn:
+            stream = self.streams.locate(conn, principal, stream_ref, Level.READ)
+            got_ts: list[np.ndarray] = []
+            got_values: list[np.ndarray] = []
+            count = 0
+            for ts, values in self.store.iter_points(conn, stream["id"], start, end):
+                got_ts.append(ts)
+                got_values.append(values)
+                count += len(ts)
+                if count > limit:
+                    break
+            truncated = count > limit
+            ts_all = np.concatenate(got_ts) if got_ts else np.empty(0, np.int64)
+            values_all = np.concatenate(got_values) if got_values else np.empty(0)
+            return stream, ts_all[:limit], values_all[:limit], truncated

@@ -1,0 +1,348 @@
+"""InfluxDB line protocol → a `Batch`: measurement → device key, field → series name, tags
+kept as metadata of the device's stream.
+
+    weather,site=roof temperature=21.5,humidity=40i,ok=true 1700000000000000000
+
+Fields may be floats, integers (`40i`, `40u`) or booleans (stored as 1 and 0); string fields
+are refused, since a point is a number. A line without a timestamp takes the server's time.
+
+Two parsers give the same answers: a vectorized one for the common shape (no escapes, no
+quotes: every line is `key fields timestamp`), where C-level `bytes.split` and numpy do the
+work, and a line-by-line one that handles every escape and names the offending line. The
+fast one hands over to the careful one at the first surprise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from cloudlet.server.core.errors import Invalid
+from cloudlet.server.timeseries.batch import (
+    MAX_ERRORS,
+    MAX_TS,
+    MIN_TS,
+    RESERVED,
+    Batch,
+    Block,
+    Problems,
+    now_micros,
+)
+
+_TRUE = {b"t", b"T", b"true", b"True", b"TRUE"}
+_FALSE = {b"f", b"F", b"false", b"False", b"FALSE"}
+_SEPARATORS = np.frombuffer(b" \n", np.uint8)
+
+
+def parse(body: bytes, factor: int, *, default_ts: int | None = None) -> Batch:
+    """Parse a whole body. `factor`: µs per timestamp unit (negative: units per µs)."""
+    if b"\r" in body:
+        body = body.replace(b"\r\n", b"\n")
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    now = now_micros() if default_ts is None else default_ts
+    fast = _parse_fast(body, factor)
+    if fast is not None:
+        return fast
+    return _parse_lines(body, factor, now)
+
+
+# --- the vectorized path -------------------------------------------------------------------
+
+def _parse_fast(body: bytes, factor: int) -> Batch | None:
+    """Every line `key fields ts`, no escapes, quotes, comments or blank lines; else None."""
+    if b"\\" in body or b'"' in body or b"#" in body or b"\n\n" in body or body[:1] == b"\n":
+        return None
+    arr = np.frombuffer(body, np.uint8)
+    seps = np.flatnonzero((arr == 32) | (arr == 10))
+    if len(seps) % 3:
+        return None
+    kinds = arr[seps]
+    if not ((kinds[0::3] == 32).all() and (kinds[1::3] == 32).all()
+            and (kinds[2::3] == 10).all()):
+        return None
+    tokens = body.split()
+    n = len(seps) // 3
+    if len(tokens) != 3 * n:
+        return None  # empty tokens (double spaces)
+    keys, fieldsets, stamps = tokens[0::3], tokens[1::3], tokens[2::3]
+    try:
+        distinct = dict.fromkeys(stamps)  # lines of one write often share their timestamp
+        if len(distinct) * 2 < n:
+            as_int = {s: int(s) for s in distinct}
+            raw_ts = np.fromiter(map(as_int.__getitem__, stamps), np.int64, n)
+        else:
+            raw_ts = np.fromiter(map(int, stamps), np.int64, n)
+    except (ValueError, OverflowError):
+        return None
+    ts = _scale(raw_ts, factor)
+    if ts is None:
+        return None
+    joined = b" ".join(fieldsets)
+    if b"," in joined:
+        pieces: list[bytes] = []
+        counts = np.empty(n, np.int64)
+        for i, fs in enumerate(fieldsets):
+            parts = fs.split(b",")
+            counts[i] = len(parts)
+            pieces.extend(parts)
+        joined = b" ".join(pieces)
+        line_of = np.repeat(np.arange(n), counts)
+    else:
+        counts = None
+        line_of = np.arange(n)
+    m = len(line_of)
+    if joined.count(b"=") != m:
+        return None
+    kv = joined.replace(b"=", b" ").split()
+    if len(kv) != 2 * m:
+        return None
+    names, raw_values = kv[0::2], kv[1::2]
+    try:
+        values = np.fromiter(map(float, raw_values), np.float64, m)
+    except ValueError:
+        values = _typed_values(raw_values)
+        if values is None:
+            return None
+    if not np.isfinite(values).all():
+        return None
+    series_ts = ts[line_of]
+    key_index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    key_of_line = np.fromiter(map(key_index.__getitem__, keys), np.int64, n)
+    name_index = {f: i for i, f in enumerate(dict.fromkeys(names))}
+    name_of_piece = np.fromiter(map(name_index.__getitem__, names), np.int64, m)
+    parsed_keys = [_split_key(k) for k in key_index]
+    names_text = [f.decode("utf-8", "replace") for f in name_index]
+    if any(k is None for k in parsed_keys) or any(x.lower() in RESERVED for x in names_text):
+        return None
+    code = key_of_line[line_of] * len(name_index) + name_of_piece
+    order = np.argsort(code, kind="stable")
+    code_sorted = code[order]
+    bounds = np.flatnonzero(np.diff(code_sorted)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [m]))
+    grouped_ts, grouped_values = series_ts[order], values[order]
+    # one vectorized check of every series at once: increasing within each group
+    rising = np.ones(m, dtype=bool)
+    rising[1:] = grouped_ts[1:] > grouped_ts[:-1]
+    rising[starts] = True
+    ordered_groups = np.logical_and.reduceat(rising, starts) if m else np.ones(0, bool)
+    batch = Batch()
+    for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        c = int(code_sorted[s])
+        measurement, tags = parsed_keys[c // len(name_index)]  # type: ignore[misc]
+        batch.blocks.append(Block(ts=grouped_ts[s:e], values=grouped_values[s:e],
+                                  device=measurement, series=names_text[c % len(name_index)],
+                                  tags=tags or None, ordered=bool(ordered_groups[g])))
+    return batch
+
+
+def _scale(raw: np.ndarray, factor: int) -> np.ndarray | None:
+    if factor > 0:
+        if (raw < -(-MIN_TS // factor)).any() or (raw > MAX_TS // factor).any():
+            return None
+        return raw * factor
+    out = raw // -factor
+    if (out < MIN_TS).any() or (out > MAX_TS).any():
+        return None
+    return out
+
+
+def _typed_values(raw: list[bytes]) -> np.ndarray | None:
+    out = np.empty(len(raw), np.float64)
+    for i, v in enumerate(raw):
+        x = _field_value(v)
+        if not isinstance(x, float):
+            return None
+        out[i] = x
+    return out
+
+
+def _split_key(key: bytes) -> tuple[str, dict[str, str]] | None:
+    """`measurement,tag=v,…` (unescaped) → (measurement, tags)."""
+    measurement, *pairs = key.split(b",")
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition(b"=")
+        if not eq or not name or not value or b"=" in value:
+            return None
+        tags[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    if not measurement:
+        return None
+    return measurement.decode("utf-8", "replace"), tags
+
+
+# --- the careful path --------------------------------------------------------------------
+
+def _parse_lines(body: bytes, factor: int, now: int) -> Batch:
+    problems = Problems()
+    grouped: dict[tuple[str, tuple[tuple[str, str], ...], str], tuple[list[int], list[float]]]
+    grouped = {}
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        try:
+            measurement, tags, fields, ts = _parse_line(stripped, factor, now)
+        except LineError as error:
+            problems.add(f"line {number}", str(error), line=_excerpt(stripped))
+            if problems.total >= MAX_ERRORS:
+                break
+            continue
+        tag_key = tuple(sorted(tags.items()))
+        for name, value in fields:
+            series = grouped.setdefault((measurement, tag_key, name), ([], []))
+            series[0].append(ts)
+            series[1].append(value)
+    problems.raise_if_any()
+    batch = Batch()
+    for (measurement, tag_key, name), (stamps, values) in grouped.items():
+        batch.blocks.append(Block(ts=np.array(stamps, np.int64),
+                                  values=np.array(values, np.float64),
+                                  device=measurement, series=name,
+                                  tags=dict(tag_key) or None))
+    return batch
+
+
+class LineError(ValueError):
+    pass
+
+
+def _excerpt(line: bytes) -> str:
+    text = line.decode("utf-8", "replace")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _scan(line: bytes, pos: int, stops: bytes, quotes: bool = False) -> tuple[bytes, int]:
+    """Read until an unescaped byte of `stops`; returns (unescaped text, stop position)."""
+    out = bytearray()
+    n = len(line)
+    while pos < n:
+        c = line[pos]
+        if c == 0x5C and pos + 1 < n:  # backslash escapes the next byte
+            nxt = line[pos + 1]
+            if nxt in b" ,=\\\"":
+                out.append(nxt)
+                pos += 2
+                continue
+            out.append(c)
+            pos += 1
+            continue
+        if c in stops:
+            break
+        out.append(c)
+        pos += 1
+    return bytes(out), pos
+
+
+def _parse_line(line: bytes, factor: int, now: int
+                ) -> tuple[str, dict[str, str], list[tuple[str, float]], int]:
+    measurement, pos = _scan(line, 0, b", ")
+    if not measurement:
+        raise LineError("missing measurement")
+    tags: dict[str, str] = {}
+    while pos < len(line) and line[pos] == 0x2C:  # ','
+        name, pos = _scan(line, pos + 1, b"=, ")
+        if pos >= len(line) or line[pos] != 0x3D or not name:
+            raise LineError("a tag must be key=value")
+        value, pos = _scan(line, pos + 1, b", =")
+        if not value or (pos < len(line) and line[pos] == 0x3D):
+            raise LineError(f"tag {name.decode(errors='replace')!r} has no valid value")
+        tags[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    if pos >= len(line) or line[pos] != 0x20:
+        raise LineError("missing fields")
+    while pos < len(line) and line[pos] == 0x20:
+        pos += 1
+    fields: list[tuple[str, float]] = []
+    while True:
+        name, pos = _scan(line, pos, b"=, ")
+        if pos >= len(line) or line[pos] != 0x3D or not name:
+            raise LineError("a field must be key=value")
+        pos += 1
+        key = name.decode("utf-8", "replace")
+        if pos < len(line) and line[pos] == 0x22:  # a string field
+            _, pos = _read_string(line, pos)
+            raise LineError(f"field {key!r} is a string; only numbers and booleans "
+                            "can be points")
+        raw, pos = _scan(line, pos, b", ")
+        value = _field_value(raw)
+        if value is None:
+            raise LineError(f"field {key!r} has an invalid value "
+                            f"{raw.decode(errors='replace')!r}")
+        if isinstance(value, str):
+            raise LineError(f"field {key!r}: {value}")
+        if key.lower() in RESERVED:
+            raise LineError(f"field {key!r} is reserved (time, time_offset and all can't "
+                            "name a series)")
+        fields.append((key, value))
+        if pos < len(line) and line[pos] == 0x2C:
+            pos += 1
+            continue
+        break
+    rest = line[pos:].strip()
+    if not rest:
+        return measurement.decode("utf-8", "replace"), tags, fields, now
+    if b" " in rest:
+        raise LineError("unexpected text after the timestamp")
+    try:
+        stamp = int(rest)
+    except ValueError:
+        raise LineError(f"invalid timestamp {rest.decode(errors='replace')!r}") from None
+    micros = stamp * factor if factor > 0 else stamp // -factor
+    if not MIN_TS <= micros <= MAX_TS:
+        raise LineError(f"timestamp {stamp} is out of range (years 1900-2200)")
+    return measurement.decode("utf-8", "replace"), tags, fields, micros
+
+
+def _read_string(line: bytes, pos: int) -> tuple[bytes, int]:
+    pos += 1
+    out = bytearray()
+    while pos < len(line):
+        c = line[pos]
+        if c == 0x5C and pos + 1 < len(line):
+            out.append(line[pos + 1])
+            pos += 2
+            continue
+        if c == 0x22:
+            return bytes(out), pos + 1
+        out.append(c)
+        pos += 1
+    raise LineError("unterminated string field")
+
+
+def _field_value(raw: bytes) -> float | str | None:
+    """A field value as a float; a str explains a refusal; None: not a value at all."""
+    if not raw:
+        return None
+    if raw in _TRUE:
+        return 1.0
+    if raw in _FALSE:
+        return 0.0
+    text = raw
+    if raw[-1:] in (b"i", b"u"):
+        text = raw[:-1]
+        try:
+            number: Any = int(text)
+        except ValueError:
+            return None
+        if raw[-1:] == b"u" and number < 0:
+            return "an unsigned integer can't be negative"
+        return float(number)
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return "NaN and infinity are not allowed"
+    return value
+
+
+def check_device(name: str) -> None:
+    """Line protocol measurements become device keys, which have a narrower alphabet."""
+    from cloudlet.server.timeseries.batch import DEVICE_KEY
+
+    if not DEVICE_KEY.match(name):
+        raise Invalid(f"Measurement {name!r} can't be a device key (1-100 characters of "
+                      "A-Z a-z 0-9 _ : -); send ?device=KEY to write all lines to one device.")

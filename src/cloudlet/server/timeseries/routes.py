@@ -1,0 +1,296 @@
+"""Native routes of devices, variables, streams, stream events and the minimal point read.
+`{project}` is an id, gid or uuid; `{device}` a gid, key or id; `{stream}` a stream gid."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from cloudlet.server.accounts.schemas import TokenInfo
+from cloudlet.server.http.auth import Caller, Svc
+from cloudlet.server.http.pagination import Page, Paging, envelope
+from cloudlet.server.timeseries.batch import (
+    Problems,
+    check_device_key,
+    one_micros,
+    precision_factor,
+)
+
+router = APIRouter(tags=["timeseries"])
+
+
+class Unit(BaseModel):
+    unit_short: str = ""
+    unit_full: str = ""
+    m: int = Field(default=1, description="Integer multiply")
+    d: int = Field(default=1, description="Integer divide")
+    o: float = Field(default=0.0, description="Offset")
+
+
+class UnitChange(BaseModel):
+    unit_short: str | None = Field(default=None, max_length=20)
+    unit_full: str | None = Field(default=None, max_length=100)
+    m: int | None = None
+    d: int | None = None
+    o: float | None = None
+
+    def given(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class Device(BaseModel):
+    id: int
+    gid: str
+    key: str | None
+    label: str
+    project: str = Field(description="The project's gid")
+    project_id: int
+    tags: dict[str, str]
+    stream_count: int
+    created_at: datetime
+
+
+class DeviceCreate(BaseModel):
+    key: str | None = Field(default=None, description="External key (A-Z a-z 0-9 _ : -), "
+                            "unique in the project; generated when omitted")
+    label: str = Field(default="", max_length=200)
+    tags: dict[str, str] | None = None
+
+
+class DeviceUpdate(BaseModel):
+    label: str | None = Field(default=None, max_length=200)
+    tags: dict[str, str] | None = None
+
+
+class DeviceTokenCreate(BaseModel):
+    name: str = Field(default="", max_length=100)
+    expires_in: int | None = Field(default=None, description="Lifetime in seconds")
+
+
+class NewToken(TokenInfo):
+    token: str = Field(description="The secret, shown this once")
+
+
+class Variable(BaseModel):
+    id: int
+    gid: str
+    lid: str = Field(description="Project-local id, 4 hex digits")
+    name: str
+    project: str
+    input_unit: Unit
+    output_unit: Unit
+    created_at: datetime
+
+
+class VariableCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    lid: str | None = Field(default=None, description="4 hex digits; next free if omitted")
+    input_unit: UnitChange | None = None
+    output_unit: UnitChange | None = None
+
+
+class VariableUpdate(BaseModel):
+    input_unit: UnitChange | None = None
+    output_unit: UnitChange | None = None
+
+
+class StreamOut(BaseModel):
+    id: int
+    gid: str
+    project: str
+    project_id: int
+    device: str
+    device_key: str | None
+    variable: str
+    lid: str
+    series: str
+    label: str
+    tags: dict[str, str]
+    input_unit: Unit
+    output_unit: Unit = Field(description="Effective: the stream's overrides over the "
+                              "variable's unit")
+    last_timestamp: int | None = Field(description="Newest timestamp written (µs)")
+    created_at: datetime
+
+
+class StreamUpdate(BaseModel):
+    label: str | None = Field(default=None, max_length=200)
+    tags: dict[str, str] | None = None
+    input_unit: UnitChange | None = None
+    output_unit: UnitChange | None = None
+    clear_units: bool = Field(default=False, description="Drop the overrides first")
+
+
+class StreamEvent(BaseModel):
+    id: int
+    stream: str
+    timestamp: int = Field(description="µs since the epoch")
+    extra_data: dict[str, Any]
+    file: int | None = Field(description="Attached file (not wired yet)")
+    created_at: datetime
+
+
+class StreamEventCreate(BaseModel):
+    timestamp: int | float | str | None = Field(default=None, description="Epoch in "
+                                                "`precision`, or ISO-8601; default now")
+    precision: str | None = None
+    extra_data: dict[str, Any] | None = None
+
+
+def _unit(change: UnitChange | None) -> dict[str, Any] | None:
+    return None if change is None else change.given()
+
+
+def time_param(value: str | None, precision: str | None, name: str) -> int | None:
+    """A query-string time: ISO-8601, or an epoch number in `precision` (default ms)."""
+    if value is None or value == "":
+        return None
+    problems = Problems()
+    factor = precision_factor(precision or "ms")
+    raw: Any = value
+    try:
+        raw = int(value)
+    except ValueError:
+        try:
+            raw = float(value) if value.replace(".", "", 1).lstrip("-").isdigit() else value
+        except ValueError:
+            pass
+    out = one_micros(raw, factor, problems, name)
+    problems.raise_if_any()
+    return out
+
+
+# --- devices ---------------------------------------------------------------------------
+
+@router.get("/projects/{project}/devices", response_model=Page[Device])
+def list_devices(project: str, request: Request, page: Paging, caller: Caller, services: Svc,
+                 search: str | None = Query(None, max_length=100)) -> dict[str, Any]:
+    total, found = services.devices.list(caller, project, limit=page.limit,
+                                         offset=page.offset, search=search)
+    return envelope(request, page, total, found)
+
+
+@router.post("/projects/{project}/devices", response_model=Device, status_code=201)
+def register_device(project: str, body: DeviceCreate, caller: Caller, services: Svc
+                    ) -> dict[str, Any]:
+    """Register a device with the key you choose, or one the server generates; 409 when the
+    key is taken."""
+    if body.key is not None:
+        check_device_key(body.key)
+    return services.devices.register(caller, project, key=body.key, label=body.label,
+                                     tags=body.tags)
+
+
+@router.get("/projects/{project}/devices/{device}", response_model=Device)
+def get_device(project: str, device: str, caller: Caller, services: Svc) -> dict[str, Any]:
+    return services.devices.get(caller, project, device)
+
+
+@router.patch("/projects/{project}/devices/{device}", response_model=Device)
+def update_device(project: str, device: str, body: DeviceUpdate, caller: Caller,
+                  services: Svc) -> dict[str, Any]:
+    return services.devices.update(caller, project, device, label=body.label, tags=body.tags)
+
+
+@router.post("/projects/{project}/devices/{device}/tokens", response_model=NewToken,
+             status_code=201)
+def create_device_token(project: str, device: str, body: DeviceTokenCreate, caller: Caller,
+                        services: Svc) -> dict[str, Any]:
+    """A write token for this device alone: it writes the device's streams, nothing else."""
+    info, secret = services.devices.create_token(caller, project, device, name=body.name,
+                                                 expires_in=body.expires_in)
+    return {**info, "token": secret}
+
+
+# --- variables -------------------------------------------------------------------------
+
+@router.get("/projects/{project}/variables", response_model=Page[Variable])
+def list_variables(project: str, request: Request, page: Paging, caller: Caller,
+                   services: Svc) -> dict[str, Any]:
+    total, found = services.streams.list_variables(caller, project, limit=page.limit,
+                                                   offset=page.offset)
+    return envelope(request, page, total, found)
+
+
+@router.post("/projects/{project}/variables", response_model=Variable, status_code=201)
+def create_variable(project: str, body: VariableCreate, caller: Caller, services: Svc
+                    ) -> dict[str, Any]:
+    return services.streams.create_variable(
+        caller, project, name=body.name, lid=body.lid, input_unit=_unit(body.input_unit),
+        output_unit=_unit(body.output_unit))
+
+
+@router.get("/projects/{project}/variables/{variable}", response_model=Variable)
+def get_variable(project: str, variable: str, caller: Caller, services: Svc
+                 ) -> dict[str, Any]:
+    return services.streams.get_variable(caller, project, variable)
+
+
+@router.patch("/projects/{project}/variables/{variable}", response_model=Variable)
+def update_variable(project: str, variable: str, body: VariableUpdate, caller: Caller,
+                    services: Svc) -> dict[str, Any]:
+    return services.streams.update_variable(caller, project, variable,
+                                            input_unit=_unit(body.input_unit),
+                                            output_unit=_unit(body.output_unit))
+
+
+# --- streams ---------------------------------------------------------------------------
+
+@router.get("/projects/{project}/streams", response_model=Page[StreamOut])
+def list_streams(project: str, request: Request, page: Paging, caller: Caller, services: Svc,
+                 device: str | None = None, series: str | None = None) -> dict[str, Any]:
+    total, found = services.streams.list(caller, project, limit=page.limit,
+                                         offset=page.offset, device=device, series=series)
+    return envelope(request, page, total, found)
+
+
+@router.get("/streams/{stream}", response_model=StreamOut)
+def get_stream(stream: str, caller: Caller, services: Svc) -> dict[str, Any]:
+    return services.streams.get(caller, stream)
+
+
+@router.patch("/streams/{stream}", response_model=StreamOut)
+def update_stream(stream: str, body: StreamUpdate, caller: Caller, services: Svc
+                  ) -> dict[str, Any]:
+    """Change the label, tags or unit overrides (fields not given keep the variable's)."""
+    return services.streams.update(caller, stream, label=body.label, tags=body.tags,
+                                   input_unit=_unit(body.input_unit),
+                                   output_unit=_unit(body.output_unit),
+                                   clear_units=body.clear_units)
+
+
+@router.get("/streams/{stream}/points")
+def read_points(stream: str, caller: Caller, services: Svc, start: str | None = None,
+                end: str | None = None, precision: str | None = None,
+                limit: int = Query(100_000, ge=1, le=1_000_000)) -> Response:
+    """A stream's points in [start, end] (both inclusive; ISO-8601 or epoch in `precision`,
+    default ms), oldest first, as `[µs timestamp, value]` pairs. The query API (downsampling,
+    filters, formats) is separate; this read is for checking what was written."""
+    lo = time_param(start, precision, "start")
+    hi = time_param(end, precision, "end")
+    found, ts, values, truncated = services.ingest.read(caller, stream, start=lo, end=hi,
+                                                        limit=limit)
+    body = {"stream": found["gid"], "count": len(ts), "truncated": truncated,
+            "points": [[t, v] for t, v in zip(ts.tolist(), values.tolist(), strict=True)]}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/streams/{stream}/events", response_model=Page[StreamEvent])
+def list_stream_events(stream: str, request: Request, page: Paging, caller: Caller,
+                       services: Svc, start: str | None = None, end: str | None = None,
+                       precision: str | None = None) -> dict[str, Any]:
+    total, found = services.stream_events.list(
+        caller, stream, limit=page.limit, offset=page.offset,
+        start=time_param(start, precision, "start"), end=time_param(end, precision, "end"))
+    return envelope(request, page, total, found)
+
+
+@router.post("/streams/{stream}/events", response_model=StreamEvent, status_code=201)
+def create_stream_event(stream: str, body: StreamEventCreate, caller: Caller, services: Svc
+                        ) -> dict[str, Any]:
+    return services.stream_events.create(caller, stream, timestamp=body.timestamp,
+                                         precision=body.precision, extra_data=body.extra_data)

@@ -1,0 +1,299 @@
+"""The chunked point store: writing points into a transaction, reading a range, compacting.
+
+Per stream, chunks are disjoint and time-ordered; the head table holds points that could not
+go into a chunk without overlapping one (out-of-order points, overwrites). Invariant: a head
+point is newer than any chunk point with the same timestamp, so reads let the head win.
+
+- `write` puts each stream's points (sorted, deduplicated, last wins) into new chunks when
+  they lie after everything stored (the usual case: one row per stream per batch) or in a
+  free gap, and upserts the rest into the head.
+- `read` / `iter_points` touch only the chunks that overlap the range, decode them with
+  numpy, and let head points win. This is the read path the query API builds on.
+- `compact` folds a stream's head into its chunks and merges runs of small chunks.
+
+Rows are written with the driver directly: `executemany` on SQLite, binary COPY on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection
+
+from cloudlet.server.core.db import Tx
+from cloudlet.server.timeseries import codec
+from cloudlet.server.timeseries.codec import F64, I64
+
+CHUNK_POINTS = 10_000  # the compactor's target, and the largest chunk a write makes
+SMALL_CHUNK = CHUNK_POINTS // 4  # a chunk below this is worth merging with its neighbours
+
+
+@dataclass
+class Written:
+    stream_id: int
+    count: int
+    first: int
+    last: int
+    to_head: int
+
+
+@dataclass
+class StreamPoints:
+    stream_id: int
+    ts: I64
+    values: F64
+
+
+class PointStore:
+    def __init__(self, *, is_postgres: bool, compress: bool = True) -> None:
+        self.is_postgres = is_postgres
+        self.compress = compress
+
+    # --- writing -------------------------------------------------------------------------
+
+    def write(self, tx: Tx, items: list[StreamPoints]) -> list[Written]:
+        """Store points of several streams; each item's ts must be sorted and unique."""
+        items = [i for i in items if len(i.ts)]
+        if not items:
+            return []
+        raw = tx.conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            last = self._last_ts(cur, [i.stream_id for i in items])
+            chunks: list[tuple[int, int, int, int, bytes]] = []
+            head: list[tuple[int, int, float]] = []
+            updates: list[tuple[int, int]] = []
+            written: list[Written] = []
+            for item in items:
+                ts, values = item.ts, item.values
+                newest = last.get(item.stream_id)
+                cut = 0 if newest is None else int(np.searchsorted(ts, newest, side="right"))
+                older_ts, older_values = ts[:cut], values[:cut]
+                to_head = 0
+                if cut:
+                    if self._free(cur, item.stream_id, int(older_ts[0]), int(older_ts[-1])):
+                        # the older part falls in a gap: a chunk of its own
+                        self._chunk_rows(chunks, item.stream_id, older_ts, older_values,
+                                         compress=False)
+                    else:
+                        head.extend(zip([item.stream_id] * cut, older_ts.tolist(),
+                                        older_values.tolist(), strict=True))
+                        to_head = cut
+                    ts, values = ts[cut:], values[cut:]
+                self._chunk_rows(chunks, item.stream_id, ts, values, compress=False)
+                top = int(item.ts[-1])
+                if newest is None or top > newest:
+                    updates.append((top, item.stream_id))
+                written.append(Written(item.stream_id, len(item.ts), int(item.ts[0]), top,
+                                       to_head))
+            self._insert_chunks(cur, chunks)
+            if head:
+                cur.executemany(
+                    self._sql("INSERT INTO point_head (stream_id, ts, value) VALUES (?, ?, ?) "
+                              "ON CONFLICT (stream_id, ts) DO UPDATE SET value = "
+                              "excluded.value"), head)
+            if updates:
+                cur.executemany(self._sql("UPDATE streams SET last_ts = ? WHERE id = ?"),
+                                updates)
+            return written
+        finally:
+            cur.close()
+
+    def _last_ts(self, cur: object, ids: list[int]) -> dict[int, int | None]:
+        marks = ", ".join(["?"] * len(ids))
+        lock = " ORDER BY id FOR UPDATE" if self.is_postgres else ""
+        cur.execute(self._sql(f"SELECT id, last_ts FROM streams WHERE id IN ({marks}){lock}"),  # type: ignore[attr-defined]
+                    ids)
+        return {row[0]: row[1] for row in cur.fetchall()}  # type: ignore[attr-defined]
+
+    def _free(self, cur: object, stream_id: int, lo: int, hi: int) -> bool:
+        """No chunk and no head point in [lo, hi]."""
+        cur.execute(self._sql(  # type: ignore[attr-defined]
+            "SELECT 1 FROM point_chunks WHERE stream_id = ? AND t_max >= ? AND t_min <= ? "
+            "LIMIT 1"), (stream_id, lo, hi))
+        if cur.fetchone() is not None:  # type: ignore[attr-defined]
+            return False
+        cur.execute(self._sql(  # type: ignore[attr-defined]
+            "SELECT 1 FROM point_head WHERE stream_id = ? AND ts >= ? AND ts <= ? LIMIT 1"),
+            (stream_id, lo, hi))
+        return cur.fetchone() is None  # type: ignore[attr-defined]
+
+    def _chunk_rows(self, rows: list[tuple[int, int, int, int, bytes]], stream_id: int,
+                    ts: I64, values: F64, *, compress: bool) -> None:
+        start = 0
+        for size in codec.split_sizes(len(ts), CHUNK_POINTS) if len(ts) else []:
+            t, v = ts[start:start + size], values[start:start + size]
+            rows.append((stream_id, int(t[0]), int(t[-1]), size,
+                         codec.encode(t, v, compress=compress)))
+            start += size
+
+    def _insert_chunks(self, cur: object, rows: list[tuple[int, int, int, int, bytes]]
+                       ) -> None:
+        if not rows:
+            return
+        if not self.is_postgres:
+            cur.executemany(  # type: ignore[attr-defined]
+                "INSERT INTO point_chunks (stream_id, t_min, t_max, n, data) "
+                "VALUES (?, ?, ?, ?, ?)", rows)
+            return
+        with cur.copy("COPY point_chunks (stream_id, t_min, t_max, n, data) "  # type: ignore[attr-defined]
+                      "FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "int8", "int8", "int4", "bytea"])
+            for row in rows:
+                copy.write_row(row)
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.is_postgres else text
+
+    # --- reading -------------------------------------------------------------------------
+
+    def read(self, conn: Connection, stream_id: int, start: int | None = None,
+             end: int | None = None) -> tuple[I64, F64]:
+        """Every point of a stream in [start, end] (both inclusive), sorted by time."""
+        parts = list(self.iter_points(conn, stream_id, start, end))
+        return codec.merge(parts) if len(parts) != 1 else parts[0]
+
+    def iter_points(self, conn: Connection, stream_id: int, start: int | None = None,
+                    end: int | None = None) -> Iterator[tuple[I64, F64]]:
+        """The points of [start, end] as consecutive, time-ordered, non-overlapping pieces
+        (about one chunk each), newest value winning: memory stays bounded by a chunk plus
+        the head's points in the range."""
+        lo = -(2**63) if start is None else start
+        hi = 2**63 - 1 if end is None else end
+        head_ts, head_values = self._head(conn, stream_id, lo, hi)
+        rows = conn.exec_driver_sql(
+            self._sql("SELECT t_min, t_max, data FROM point_chunks WHERE stream_id = ? "
+                      "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id"),
+            (stream_id, lo, hi))
+        pending: tuple[I64, F64] | None = None  # the previous chunk, waiting for its head
+        prev_max = None
+        overlapping: list[tuple[I64, F64]] = []
+        hpos = 0
+        for t_min, t_max, data in rows:
+            ts, values = codec.decode(data)
+            if lo > t_min or hi < t_max:
+                keep = (ts >= lo) & (ts <= hi)
+                ts, values = ts[keep], values[keep]
+            if overlapping or (prev_max is not None and t_min <= prev_max):
+                overlapping.append((ts, values))  # not expected: fall back to a full merge
+                prev_max = max(prev_max or t_max, t_max)
+                continue
+            if pending is not None:
+                # head points before this chunk belong with the previous one
+                cut = int(np.searchsorted(head_ts, t_min, side="left"))
+                yield codec.merge([pending, (head_ts[hpos:cut], head_values[hpos:cut])])
+                hpos = cut
+            elif hpos < len(head_ts):
+                cut = int(np.searchsorted(head_ts, t_min, side="left"))
+                if cut > hpos:
+                    yield head_ts[hpos:cut], head_values[hpos:cut]
+                hpos = cut
+            pending = (ts, values)
+            prev_max = t_max
+        if overlapping:
+            assert pending is not None
+            yield codec.merge([pending, *overlapping, (head_ts[hpos:], head_values[hpos:])])
+            return
+        if pending is not None:
+            yield codec.merge([pending, (head_ts[hpos:], head_values[hpos:])])
+        elif hpos < len(head_ts):
+            yield head_ts[hpos:], head_values[hpos:]
+
+    def _head(self, conn: Connection, stream_id: int, lo: int, hi: int) -> tuple[I64, F64]:
+        rows = conn.exec_driver_sql(
+            self._sql("SELECT ts, value FROM point_head WHERE stream_id = ? AND ts >= ? "
+                      "AND ts <= ? ORDER BY ts"), (stream_id, lo, hi)).all()
+        if not rows:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        ts, values = zip(*rows, strict=True)
+        return np.array(ts, np.int64), np.array(values, np.float64)
+
+    def chunk_stats(self, conn: Connection, stream_id: int) -> tuple[int, int]:
+        """(chunks, head points) of a stream, for tests and diagnostics."""
+        chunks = conn.exec_driver_sql(
+            self._sql("SELECT count(*) FROM point_chunks WHERE stream_id = ?"),
+            (stream_id,)).scalar_one()
+        head = conn.exec_driver_sql(
+            self._sql("SELECT count(*) FROM point_head WHERE stream_id = ?"),
+            (stream_id,)).scalar_one()
+        return int(chunks), int(head)
+
+    # --- compaction ----------------------------------------------------------------------
+
+    def compact(self, tx: Tx, stream_id: int) -> bool:
+        """Fold the stream's head into its chunks and merge runs of small chunks; True if
+        anything changed."""
+        conn = tx.conn
+        if self.is_postgres:
+            conn.exec_driver_sql("SELECT id FROM streams WHERE id = %s FOR UPDATE",
+                                 (stream_id,))
+        changed = self._fold_head(conn, stream_id)
+        return self._merge_small(conn, stream_id) or changed
+
+    def _fold_head(self, conn: Connection, stream_id: int) -> bool:
+        head_ts, head_values = self._head(conn, stream_id, -(2**63), 2**63 - 1)
+        if not len(head_ts):
+            return False
+        lo, hi = int(head_ts[0]), int(head_ts[-1])
+        rows = conn.exec_driver_sql(
+            self._sql("SELECT id, data FROM point_chunks WHERE stream_id = ? AND t_max >= ? "
+                      "AND t_min <= ? ORDER BY t_min, id"), (stream_id, lo, hi)).all()
+        parts = [codec.decode(data) for _, data in rows]
+        ts, values = codec.merge([*parts, (head_ts, head_values)])
+        self._replace(conn, stream_id, [r[0] for r in rows], ts, values)
+        conn.exec_driver_sql(
+            self._sql("DELETE FROM point_head WHERE stream_id = ? AND ts >= ? AND ts <= ?"),
+            (stream_id, lo, hi))
+        return True
+
+    def _merge_small(self, conn: Connection, stream_id: int) -> bool:
+        meta = conn.exec_driver_sql(
+            self._sql("SELECT id, n FROM point_chunks WHERE stream_id = ? ORDER BY t_min, id"),
+            (stream_id,)).all()
+        runs: list[list[int]] = []
+        current: list[int] = []
+        size = 0
+        for chunk_id, n in meta:
+            if n < SMALL_CHUNK and size + n <= 4 * CHUNK_POINTS:
+                current.append(chunk_id)
+                size += n
+                continue
+            if len(current) > 1:
+                runs.append(current)
+            current, size = ([chunk_id], n) if n < SMALL_CHUNK else ([], 0)
+        if len(current) > 1:
+            runs.append(current)
+        for run in runs:
+            marks = ", ".join(["?"] * len(run))
+            rows = conn.exec_driver_sql(
+                self._sql(f"SELECT data FROM point_chunks WHERE id IN ({marks}) "
+                          "ORDER BY t_min, id"), tuple(run)).all()
+            ts, values = codec.merge([codec.decode(r[0]) for r in rows])
+            self._replace(conn, stream_id, run, ts, values)
+        return bool(runs)
+
+    def _replace(self, conn: Connection, stream_id: int, old: list[int], ts: I64,
+                 values: F64) -> None:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            if old:
+                cur.executemany(self._sql("DELETE FROM point_chunks WHERE id = ?"),
+                                [(i,) for i in old])
+            rows: list[tuple[int, int, int, int, bytes]] = []
+            self._chunk_rows(rows, stream_id, ts, values, compress=self.compress)
+            self._insert_chunks(cur, rows)
+        finally:
+            cur.close()
+
+    def candidates(self, conn: Connection) -> list[int]:
+        """Streams with head points or several small chunks (after a restart)."""
+        heads = conn.exec_driver_sql("SELECT DISTINCT stream_id FROM point_head").all()
+        small = conn.exec_driver_sql(
+            self._sql("SELECT stream_id FROM point_chunks WHERE n < ? GROUP BY stream_id "
+                      "HAVING count(*) > 1"), (SMALL_CHUNK,)).all()
+        return sorted({r[0] for r in heads} | {r[0] for r in small})

@@ -1,0 +1,80 @@
+"""Stream events: a timestamp and a JSON object of extra data on a stream (IOTile's events).
+
+An event may also carry an attached file; the `file_id` column is there for it, and stays
+empty until the files domain can hold the attachment (its upload is not wired yet).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert, select
+
+from cloudlet.server.core.db import Database
+from cloudlet.server.core.errors import Invalid
+from cloudlet.server.core.principal import Level, Principal
+from cloudlet.server.core.schema import utcnow
+from cloudlet.server.events.service import EventService
+from cloudlet.server.timeseries.batch import Problems, now_micros, one_micros, precision_factor
+from cloudlet.server.timeseries.streams import StreamService
+from cloudlet.server.timeseries.tables import stream_events
+
+MAX_EXTRA = 64 * 1024
+
+
+def present(row: Any, stream_gid: str) -> dict[str, Any]:
+    return {"id": row.id, "stream": stream_gid, "timestamp": row.ts,
+            "extra_data": json.loads(row.extra_data or "{}"), "file": row.file_id,
+            "created_at": row.created_at}
+
+
+class StreamEventService:
+    def __init__(self, db: Database, streams: StreamService, events: EventService) -> None:
+        self.db = db
+        self.streams = streams
+        self.events = events
+
+    def create(self, principal: Principal, stream_ref: str, *, timestamp: Any = None,
+               precision: str | None = None, extra_data: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+        """Record an event on a stream; `timestamp` (epoch in `precision`, or ISO-8601)
+        defaults to now."""
+        if extra_data is not None and not isinstance(extra_data, dict):
+            raise Invalid("extra_data must be a JSON object.")
+        text = orjson.dumps(extra_data or {}).decode()
+        if len(text) > MAX_EXTRA:
+            raise Invalid(f"extra_data is limited to {MAX_EXTRA} bytes of JSON.")
+        if timestamp is None:
+            ts = now_micros()
+        else:
+            problems = Problems()
+            ts = one_micros(timestamp, precision_factor(precision), problems, "timestamp")
+            problems.raise_if_any()
+        with self.db.write() as tx:
+            stream = self.streams.locate(tx.conn, principal, stream_ref, Level.WRITE)
+            event_id = tx.execute(insert(stream_events).values(
+                stream_id=stream["id"], ts=ts, extra_data=text, created_by=principal.user_id,
+                created_at=utcnow())).inserted_primary_key[0]
+            row = tx.execute(select(stream_events).where(stream_events.c.id == event_id)).one()
+            shown = present(row, stream["gid"])
+            for topic in (f"stream:{stream['gid']}", f"project:{stream['project_id']}"):
+                self.events.publish_after(tx, topic, "stream.event",
+                                          {k: v for k, v in shown.items() if k != "created_at"})
+            return shown
+
+    def list(self, principal: Principal, stream_ref: str, *, limit: int, offset: int,
+             start: int | None = None, end: int | None = None
+             ) -> tuple[int, list[dict[str, Any]]]:
+        with self.db.read() as conn:
+            stream = self.streams.locate(conn, principal, stream_ref, Level.READ)
+            query = select(stream_events).where(stream_events.c.stream_id == stream["id"])
+            if start is not None:
+                query = query.where(stream_events.c.ts >= start)
+            if end is not None:
+                query = query.where(stream_events.c.ts <= end)
+            total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = conn.execute(query.order_by(stream_events.c.ts, stream_events.c.id)
+                                .limit(limit).offset(offset))
+            return total, [present(r, stream["gid"]) for r in rows]

@@ -1,0 +1,325 @@
+"""The single point writer of a process: one thread, group commit, background compaction.
+
+Requests hand the writer a validated `Job` and wait on its future. The writer takes every job
+queued at that moment (up to a cap) and applies them in one transaction — `BEGIN IMMEDIATE`
+on SQLite, each job in a savepoint so that a failing job fails alone — and acknowledges each
+job after the commit. While it commits, new jobs queue up and form the next group, so
+concurrent writers share commits without anyone waiting on a timer.
+
+When no job has come for a moment, it compacts streams that gathered head points or small
+chunks, one stream per transaction, and goes back to jobs as soon as one arrives.
+
+On PostgreSQL with several workers each process has its own writer; the rows of the streams a
+transaction writes are locked (`FOR UPDATE`), so writers of one stream take turns.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from cloudlet.server.core.db import Database, Tx
+from cloudlet.server.core.errors import NotFound, Throttled
+from cloudlet.server.events.service import EventService
+from cloudlet.server.timeseries import codec
+from cloudlet.server.timeseries.devices import DeviceService
+from cloudlet.server.timeseries.store import SMALL_CHUNK, PointStore, StreamPoints, Written
+from cloudlet.server.timeseries.streams import StreamService
+
+log = logging.getLogger(__name__)
+
+GROUP_POINTS = 500_000  # at most this many points in one transaction
+SMALL_BATCH = 20  # a stream.data event carries its points up to this many
+COMPACT_AFTER = 8  # small chunks (or head writes) before a stream is worth compacting
+IDLE = 0.5  # seconds without jobs before compaction starts
+
+
+@dataclass
+class Part:
+    """One series of a job, resolved as far as a read could: a stream id, or a device (id
+    or key still to register) plus a series name."""
+
+    ts: Any
+    values: Any
+    stream_id: int | None = None
+    device_id: int | None = None
+    device_key: str | None = None
+    series: str | None = None
+    tags: dict[str, str] | None = None
+    ordered: bool = False
+
+
+@dataclass
+class Job:
+    project_id: int
+    user_id: int
+    register: bool
+    parts: list[Part]
+    points: int
+    future: Future[dict[str, Any]] = field(default_factory=Future)
+
+
+class Writer:
+    def __init__(self, db: Database, store: PointStore, devices: DeviceService,
+                 streams: StreamService, events: EventService, *, max_queued: int) -> None:
+        self.db = db
+        self.store = store
+        self.devices = devices
+        self.streams = streams
+        self.events = events
+        self.max_queued = max_queued
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queued = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._paused_until = 0.0
+        self._closed = False
+        # ids are immutable once committed; cleared whenever a transaction fails
+        self._device_ids: dict[tuple[int, str], int] = {}
+        self._variable_ids: dict[tuple[int, str], int] = {}
+        self._stream_ids: dict[tuple[int, int], int] = {}
+        self._stream_tags: dict[int, dict[str, str]] = {}
+        self._stream_info: dict[int, dict[str, Any]] = {}
+        self._dirty: dict[int, int] = {}
+        self._startup_scan = True
+        # events go out on their own thread, after the acknowledgement, in commit order
+        self._publisher = ThreadPoolExecutor(1, thread_name_prefix="cloudlet-point-events")
+
+    # --- the requests' side ----------------------------------------------------------------
+
+    def submit(self, job: Job) -> Future[dict[str, Any]]:
+        """Queue a job; 429 with Retry-After when too many points are already waiting."""
+        with self._lock:
+            if self._closed:
+                raise Throttled("The server is shutting down; retry shortly.", retry_after=2)
+            if self._queued and self._queued + job.points > self.max_queued:
+                raise Throttled(f"The point writer is behind ({self._queued} points "
+                                "queued); retry shortly.", retry_after=1)
+            self._queued += job.points
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cloudlet-point-writer",
+                                                daemon=True)
+                self._thread.start()
+        self._queue.put(job)
+        return job.future
+
+    def pause(self, seconds: float) -> None:
+        """Hold the writer (tests of back-pressure)."""
+        self._paused_until = time.monotonic() + seconds
+
+    def close(self, timeout: float = 30) -> None:
+        """Finish the queued jobs and stop the thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+        self._publisher.shutdown(wait=True)
+
+    # --- the writer thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                job = self._queue.get(timeout=IDLE)
+            except queue.Empty:
+                self._compact_while_idle()
+                continue
+            if job is None:
+                return
+            group = [job]
+            points = job.points
+            stop = False
+            while points < GROUP_POINTS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+                points += more.points
+            wait = self._paused_until - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                self._commit(group)
+            finally:
+                with self._lock:
+                    self._queued -= points
+            if stop:
+                return
+
+    def _commit(self, group: list[Job]) -> None:
+        outcomes: list[tuple[Job, Any, BaseException | None]] = []
+        try:
+            with self.db.write() as tx:
+                for job in group:
+                    outcomes.append((job, *self._attempt(tx, job)))
+        except BaseException as error:  # the commit itself failed: nobody's write is in
+            self._forget()
+            for job in group:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            log.exception("point write transaction failed")
+            return
+        for job, result, error in outcomes:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result["answer"])
+                self._publisher.submit(self._announce, job.project_id, result["written"])
+
+    def _attempt(self, tx: Tx, job: Job) -> tuple[Any, BaseException | None]:
+        for attempt in (1, 2):
+            try:
+                with tx.conn.begin_nested():
+                    return self._apply(tx, job), None
+            except IntegrityError as error:  # a stale cache or a race with another worker
+                self._forget()
+                if attempt == 2:
+                    return None, error
+            except Exception as error:
+                self._forget()
+                return None, error
+        raise AssertionError("unreachable")
+
+    def _forget(self) -> None:
+        self._device_ids.clear()
+        self._variable_ids.clear()
+        self._stream_ids.clear()
+        self._stream_tags.clear()
+        self._stream_info.clear()  # ids of rolled-back rows can be handed out again
+
+    def _apply(self, tx: Tx, job: Job) -> dict[str, Any]:
+        per_stream: dict[int, list[tuple[Any, Any]]] = {}
+        registered: list[str] = []
+        for part in job.parts:
+            stream_id = part.stream_id
+            if stream_id is None:
+                device_id = part.device_id
+                if device_id is None:
+                    assert part.device_key is not None
+                    device_id = self._device(tx, job, part.device_key, part.tags, registered)
+                assert part.series is not None
+                stream_id = self._stream(tx, job.project_id, device_id, part.series)
+            if part.tags and self._stream_tags.get(stream_id) != part.tags:
+                self.streams.set_tags(tx, stream_id, part.tags)
+                self._stream_tags[stream_id] = part.tags
+            per_stream.setdefault(stream_id, []).append(
+                (part.ts, part.values, part.ordered))
+        items = [StreamPoints(sid, parts[0][0], parts[0][1]) if len(parts) == 1 and parts[0][2]
+                 else StreamPoints(sid, *codec.merge([(p[0], p[1]) for p in parts]))
+                 for sid, parts in per_stream.items()]
+        written = self.store.write(tx, items)
+        missing = [w.stream_id for w in written if w.stream_id not in self._stream_info]
+        if missing:
+            self._stream_info.update(self.streams.gid_parts(tx.conn, missing))
+        points = {item.stream_id: item for item in items}
+        for w in written:
+            small = 1 if w.count - w.to_head < SMALL_CHUNK else 0
+            if small or w.to_head:
+                self._dirty[w.stream_id] = self._dirty.get(w.stream_id, 0) + small + (
+                    COMPACT_AFTER if w.to_head else 0)
+        answer = {
+            "points": sum(w.count for w in written),
+            "streams": [self._stream_info[w.stream_id]["stream"] for w in written],
+            "devices_registered": registered,
+        }
+        return {"answer": answer, "written": [
+            (w, self._stream_info[w.stream_id],
+             points[w.stream_id] if w.count <= SMALL_BATCH else None) for w in written]}
+
+    def _device(self, tx: Tx, job: Job, key: str, tags: dict[str, str] | None,
+                registered: list[str]) -> int:
+        cache_key = (job.project_id, key)
+        found = self._device_ids.get(cache_key)
+        if found is not None:
+            return found
+        row = self.devices.find(tx.conn, job.project_id, key)
+        if row is None or row["key"] != key:
+            if not job.register:
+                raise NotFound(f"No device {key!r} in this project, and this token may not "
+                               "register devices.")
+            row = self.devices.insert(tx, project_id=job.project_id, key=key, tags=tags,
+                                      created_by=job.user_id)
+            registered.append(key)
+        self._device_ids[cache_key] = row["id"]
+        return int(row["id"])
+
+    def _stream(self, tx: Tx, project_id: int, device_id: int, series: str) -> int:
+        var_key = (project_id, series)
+        variable_id = self._variable_ids.get(var_key)
+        if variable_id is None:
+            variable_id = self.streams.variable_id(tx, project_id, series)
+            self._variable_ids[var_key] = variable_id
+        stream_key = (device_id, variable_id)
+        stream_id = self._stream_ids.get(stream_key)
+        if stream_id is None:
+            stream_id = self.streams.stream_id(tx, project_id, device_id, variable_id)
+            self._stream_ids[stream_key] = stream_id
+        return stream_id
+
+    def _announce(self, project_id: int, written: list[tuple[Written, Any, Any]]) -> None:
+        """`stream.data` on each stream's topic, and one summary of the write on the
+        project's topic. Runs on the publisher thread, after the acknowledgement."""
+        summaries = []
+        for w, info, points in written:
+            data: dict[str, Any] = {**info, "count": w.count, "first": w.first,
+                                    "last": w.last}
+            if points is not None:
+                data["points"] = [[t, v] for t, v in zip(points.ts.tolist(),
+                                                         points.values.tolist(), strict=True)]
+            self.events.publish(f"stream:{info['stream']}", "stream.data", data)
+            summaries.append(data)
+        self.events.publish(f"project:{project_id}", "stream.data", {
+            "project_id": project_id, "count": sum(s["count"] for s in summaries),
+            "first": min(s["first"] for s in summaries),
+            "last": max(s["last"] for s in summaries), "streams": summaries})
+
+    # --- compaction ----------------------------------------------------------------------
+
+    def _compact_while_idle(self) -> None:
+        if self._startup_scan:
+            self._startup_scan = False
+            try:
+                with self.db.read() as conn:
+                    for stream_id in self.store.candidates(conn):
+                        self._dirty[stream_id] = COMPACT_AFTER
+            except Exception:
+                log.exception("could not look for streams to compact")
+        while self._queue.empty():
+            ready = [s for s, n in self._dirty.items() if n >= COMPACT_AFTER]
+            if not ready:
+                return
+            stream_id = ready[0]
+            self._dirty.pop(stream_id, None)
+            try:
+                self.compact(stream_id)
+            except Exception:
+                log.exception("compacting stream %s failed", stream_id)
+
+    def compact(self, stream_id: int) -> bool:
+        with self.db.write() as tx:
+            return self.store.compact(tx, stream_id)
+
+    def compact_all(self) -> int:
+        """Compact every stream that needs it now (tests, maintenance); returns how many."""
+        with self.db.read() as conn:
+            candidates = self.store.candidates(conn)
+        done = 0
+        for stream_id in candidates:
+            self._dirty.pop(stream_id, None)
+            done += self.compact(stream_id)
+        return done

@@ -1,0 +1,73 @@
+"""Authorization rows of devices, variables, streams, point writes and reads, stream events,
+and the InfluxDB face."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.authz.table import Row, expect, public, register
+from tests.authz.world import World
+
+API = "/api/v1"
+HIDDEN = {"outsider": 404, "superuser": 404, "other_project_token": 404}
+WRITERS = dict(read_token=403, **HIDDEN)
+
+
+def _stream(world: World) -> dict[str, Any]:
+    """A device `sensor` with a stream `temp` in the world's project (made once)."""
+    made = getattr(world, "_ts_stream", None)
+    if made is None:
+        with world.owner_client() as c:
+            answer = c.post(f"/projects/{world.project['id']}/points", params={"precision": "s"},
+                            json={"device": "sensor", "series": {"temp": [[1, 1.0]]}})
+            answer.raise_for_status()
+            made = {"stream": answer.json()["streams"][0], "device": "sensor",
+                    "variable": "temp"}
+        world._ts_stream = made  # type: ignore[attr-defined]
+    return dict(made)
+
+
+def _lines(world: World, caller: str) -> bytes:
+    return b"sensor temp=2 2\n"
+
+
+register(
+    Row("GET", f"{API}/projects/{{project}}/devices", expect(200, **HIDDEN)),
+    Row("POST", f"{API}/projects/{{project}}/devices", expect(201, **WRITERS),
+        body=lambda w, c: {}),
+    Row("GET", f"{API}/projects/{{project}}/devices/{{device}}", expect(200, **HIDDEN),
+        params=_stream),
+    Row("PATCH", f"{API}/projects/{{project}}/devices/{{device}}", expect(200, **WRITERS),
+        params=_stream, body=lambda w, c: {"label": "changed"}),
+    Row("POST", f"{API}/projects/{{project}}/devices/{{device}}/tokens",
+        expect(201, **WRITERS), params=_stream, body=lambda w, c: {"name": "dev"}),
+    Row("GET", f"{API}/projects/{{project}}/variables", expect(200, **HIDDEN)),
+    Row("POST", f"{API}/projects/{{project}}/variables", expect(201, **WRITERS),
+        body=lambda w, c: {"name": f"v{uuid.uuid4().hex[:8]}"}),
+    Row("GET", f"{API}/projects/{{project}}/variables/{{variable}}", expect(200, **HIDDEN),
+        params=_stream),
+    Row("PATCH", f"{API}/projects/{{project}}/variables/{{variable}}", expect(200, **WRITERS),
+        params=_stream, body=lambda w, c: {"output_unit": {"unit_short": "C"}}),
+    Row("GET", f"{API}/projects/{{project}}/streams", expect(200, **HIDDEN)),
+    Row("GET", f"{API}/streams/{{stream}}", expect(200, **HIDDEN), params=_stream),
+    Row("PATCH", f"{API}/streams/{{stream}}", expect(200, **WRITERS), params=_stream,
+        body=lambda w, c: {"label": "changed"}),
+    Row("GET", f"{API}/streams/{{stream}}/points", expect(200, **HIDDEN), params=_stream),
+    Row("GET", f"{API}/streams/{{stream}}/events", expect(200, **HIDDEN), params=_stream),
+    Row("POST", f"{API}/streams/{{stream}}/events", expect(201, **WRITERS), params=_stream,
+        body=lambda w, c: {"extra_data": {"by": c}}),
+    Row("POST", f"{API}/projects/{{project}}/points", expect(200, **WRITERS),
+        query=lambda w: {"precision": "s"},
+        body=lambda w, c: {"device": "sensor", "series": {"temp": [[3, 3.0]]}}),
+    Row("POST", f"{API}/projects/{{project}}/write", expect(204, **WRITERS),
+        query=lambda w: {"precision": "s"}, content=_lines),
+    # the InfluxDB face (errors in Influx's shapes)
+    Row("POST", "/write", expect(204, **WRITERS), content=_lines, foreign=True,
+        query=lambda w: {"db": w.project["id"], "precision": "s"}),
+    Row("POST", "/api/v2/write", expect(204, **WRITERS), content=_lines, foreign=True,
+        query=lambda w: {"bucket": w.project["id"], "precision": "s"}),
+    Row("GET", "/ping", public(204), foreign=True),
+    Row("GET", "/query", expect(200), foreign=True, query=lambda w: {"q": "SHOW DATABASES"}),
+    Row("POST", "/query", expect(200), foreign=True, query=lambda w: {"q": "SHOW DATABASES"}),
+)

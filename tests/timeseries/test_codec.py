@@ -1,0 +1,122 @@
+"""The chunk codec alone, and the point store against a plain dict (hypothesis): any sequence
+of writes, overwrites and compactions reads back exactly like {(stream, ts): value}."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloudlet.server.core import migrate
+from cloudlet.server.core.db import Database
+from cloudlet.server.settings import Settings
+from cloudlet.server.timeseries import codec
+from cloudlet.server.timeseries.store import PointStore, StreamPoints
+from tests.support import pg
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+stamps = st.integers(min_value=-(2**52), max_value=2**52)
+
+
+@given(st.dictionaries(stamps, finite, max_size=300), st.booleans())
+def test_a_chunk_round_trips(points: dict[int, float], compress: bool) -> None:
+    ts = np.array(sorted(points), np.int64)
+    values = np.array([points[t] for t in sorted(points)], np.float64)
+    back_ts, back_values = codec.decode(codec.encode(ts, values, compress=compress))
+    assert back_ts.tolist() == ts.tolist()
+    assert back_values.tobytes() == values.tobytes()  # bit for bit, -0.0 included
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 50), finite), max_size=20), max_size=6))
+def test_merge_lets_the_later_input_win(parts: list[list[tuple[int, float]]]) -> None:
+    expected: dict[int, float] = {}
+    arrays = []
+    for part in parts:
+        for t, v in part:
+            expected[t] = v
+        arrays.append((np.array([t for t, _ in part], np.int64),
+                       np.array([v for _, v in part], np.float64)))
+    ts, values = codec.merge(arrays)
+    assert ts.tolist() == sorted(expected)
+    assert values.tolist() == [expected[t] for t in sorted(expected)]
+
+
+def test_a_foreign_blob_is_refused() -> None:
+    with pytest.raises(codec.CodecError):
+        codec.decode(b"\x09\x01\x00\x00\x00")
+    with pytest.raises(codec.CodecError):
+        codec.decode(codec.encode(np.arange(3), np.ones(3))[:-1])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store_db(request: pytest.FixtureRequest, pg_databases: pg.PgDatabases | None
+             ) -> Iterator[tuple[Database, PointStore, Any]]:
+    if request.param == "postgres":
+        if pg_databases is None:
+            pytest.skip("no CLOUDLET_TEST_POSTGRES_URL")
+        url = pg._sqlalchemy(pg_databases.clone())
+    else:
+        url = f"sqlite:///{tempfile.mkdtemp()}/store.db"
+    settings = Settings(data_dir=tempfile.mkdtemp(), database_url=url,
+                        admin_password="store-test-password")
+    from cloudlet.server.app import prepare_installation
+    from cloudlet.server.services import Services
+
+    prepare_installation(settings)
+    db = Database(settings.db_url)
+    migrate.upgrade(db)
+    services = Services.build(settings, db)
+    yield db, PointStore(is_postgres=not db.is_sqlite), services
+    db.dispose()
+
+
+def _new_stream(services: Any) -> int:
+    with services.db.write() as tx:
+        project = services.projects.home_project(tx.conn, 1)["id"]
+        device = services.devices.insert(tx, project_id=project, key=None, created_by=None)
+        variable = services.streams.variable_id(tx, project, f"v{device['id']}")
+        return int(services.streams.stream_id(tx, project, device["id"], variable))
+
+
+op = st.one_of(
+    st.tuples(st.just("write"), st.lists(st.tuples(st.integers(0, 400), finite), min_size=1,
+                                         max_size=60)),
+    st.tuples(st.just("compact"), st.none()),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(op, min_size=1, max_size=12), st.integers(0, 400), st.integers(0, 400))
+def test_writes_overwrites_and_compactions_read_like_a_dict(
+        store_db: tuple[Database, PointStore, Any], ops: list[tuple[str, Any]], a: int,
+        b: int) -> None:
+    db, store, services = store_db
+    stream = _new_stream(services)
+    truth: dict[int, float] = {}
+    for kind, points in ops:
+        if kind == "compact":
+            with db.write() as tx:
+                store.compact(tx, stream)
+            continue
+        for t, v in points:
+            truth[t] = v
+        ts, values = codec.dedupe_last(np.array([t for t, _ in points], np.int64),
+                                       np.array([v for _, v in points], np.float64))
+        with db.write() as tx:
+            store.write(tx, [StreamPoints(stream, ts, values)])
+    with db.read() as conn:
+        ts, values = store.read(conn, stream)
+        assert dict(zip(ts.tolist(), values.tolist(), strict=True)) == truth
+        assert ts.tolist() == sorted(truth)
+        lo, hi = min(a, b), max(a, b)
+        part_ts, _ = store.read(conn, stream, lo, hi)  # both ends inclusive
+        assert part_ts.tolist() == [t for t in sorted(truth) if lo <= t <= hi]
+        pieces = list(store.iter_points(conn, stream))
+        flat = [t for piece, _ in pieces for t in piece.tolist()]
+        assert flat == sorted(truth)  # pieces are consecutive and ordered

@@ -1,0 +1,143 @@
+"""InfluxDB line protocol on the native route and the Influx face: edge cases, auth forms,
+Telegraf's start-up calls, gzip, back-pressure."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import threading
+import time
+
+import httpx
+
+from tests.timeseries.conftest import Project
+
+US = 1_000_000
+
+
+def test_escapes_tags_and_field_types(project: Project) -> None:
+    body = (
+        'weather,site=roof\\ top,kind=a\\,b temp=21.5,count=3i,big=7u,ok=true,off=F 1000000000\n'
+        'weather,site=roof\\ top,kind=a\\,b temp=22 2000000000\n'
+        "# a comment, then a blank line\n\n"
+        "weather,site=roof\\ top,kind=a\\,b temp=-1.5e1 3000000000\r\n"
+    )
+    answer = project.lines(body)
+    assert answer.status_code == 204, answer.text
+    assert project.points("weather", "temp") == [[US, 21.5], [2 * US, 22.0], [3 * US, -15.0]]
+    assert project.points("weather", "count") == [[US, 3.0]]
+    assert project.points("weather", "big") == [[US, 7.0]]
+    assert project.points("weather", "ok") == [[US, 1.0]]
+    assert project.points("weather", "off") == [[US, 0.0]]
+    assert project.stream("weather", "temp")["tags"] == {"site": "roof top", "kind": "a,b"}
+
+
+def test_fast_path_and_precisions(project: Project) -> None:
+    lines = "".join(f"dev{i % 3} f{i % 2}={i}.5 {1700000000 + i}\n" for i in range(300))
+    assert project.lines(lines, precision="s").status_code == 204
+    got = project.points("dev0", "f0")
+    assert len(got) == 50 and got[0] == [1700000000 * US, 0.5]
+    for unit, factor in (("ms", 1000), ("us", 1), ("ns", 0.001)):
+        stamp = int(5 * US / factor)
+        assert project.lines(f"p x_{unit}=1 {stamp}\n", precision=unit).status_code == 204
+        assert project.points("p", f"x_{unit}") == [[5 * US, 1.0]]
+
+
+def test_bad_lines_are_named_and_nothing_is_written(project: Project) -> None:
+    body = 'ok v=1 1\nbad s="text" 2\nworse v= 3\nnan v=NaN 4\n'
+    answer = project.lines(body, precision="s")
+    assert answer.status_code == 400
+    problem = answer.json()
+    assert [e["where"] for e in problem["errors"]] == ["line 2", "line 3", "line 4"]
+    assert "string" in problem["errors"][0]["message"]
+    assert problem["errors"][0]["line"] == 'bad s="text" 2'
+    assert project.streams() == []
+    assert project.lines("bad.name v=1 1\n").status_code == 400  # not a device key
+
+
+def test_missing_timestamps_take_the_server_time(project: Project) -> None:
+    before = time.time() * US
+    assert project.lines("clock v=1\n").status_code == 204
+    (stamp, value), = project.points("clock", "v")
+    assert before - US <= stamp <= time.time() * US + US and value == 1.0
+
+
+def test_device_parameter_replaces_the_measurement(project: Project) -> None:
+    assert project.lines("cpu usage=5 1\nmem used=7 1\n", precision="s",
+                         device="host-1").status_code == 204
+    assert {s["series"] for s in project.streams(device="host-1")} == {"usage", "used"}
+
+
+def test_influx_v1_and_v2_paths_with_every_auth_form(project: Project) -> None:
+    url = project.server.url
+    token = project.user.api_token(scope="write")
+    basic = base64.b64encode(f"anyone:{token}".encode()).decode()
+    calls = [
+        ("/write", {"db": project.id, "precision": "s"}, {"Authorization": f"Token {token}"}),
+        ("/write", {"db": project.id, "precision": "s"}, {"Authorization": f"Basic {basic}"}),
+        ("/write", {"db": project.id, "precision": "s", "u": "x", "p": token}, {}),
+        ("/api/v2/write", {"bucket": f"p--{project.id:08x}"[:3] + f"{project.id:08x}"[:4] + "-"
+                           + f"{project.id:08x}"[4:], "org": "any", "precision": "s"},
+         {"Authorization": f"Token {token}"}),
+    ]
+    for i, (path, params, headers) in enumerate(calls):
+        body = gzip.compress(f"influx v{i}=1 {i + 1}\n".encode())
+        answer = httpx.post(url + path, params=params, content=body,
+                            headers={**headers, "Content-Encoding": "gzip"})
+        assert answer.status_code == 204, (path, answer.text)
+    assert len(project.streams(device="influx")) == 4
+    no_auth = httpx.post(url + "/write", params={"db": project.id}, content=b"x v=1 1\n")
+    assert no_auth.status_code == 401 and "error" in no_auth.json()
+    bad = httpx.post(url + "/write", params={"db": project.id},
+                     headers={"Authorization": f"Token {token}"}, content=b"x v=oops 1\n")
+    assert bad.status_code == 400 and "line 1" in bad.json()["error"]
+    v2_bad = httpx.post(url + "/api/v2/write", params={"bucket": project.id},
+                        headers={"Authorization": f"Token {token}"}, content=b"x v=oops 1\n")
+    assert v2_bad.status_code == 400 and v2_bad.json()["code"] == "invalid"
+    missing = httpx.post(url + "/write", params={"db": "999999"},
+                         headers={"Authorization": f"Token {token}"}, content=b"x v=1 1\n")
+    assert missing.status_code == 404
+
+
+def test_telegraf_start_up_calls(project: Project) -> None:
+    url = project.server.url
+    ping = httpx.get(url + "/ping")
+    assert ping.status_code == 204 and ping.headers["X-Influxdb-Version"]
+    assert httpx.head(url + "/ping").status_code == 204
+    token = project.user.api_token(scope="write")
+    headers = {"Authorization": f"Token {token}"}
+    created = httpx.post(url + "/query", data={"q": f'CREATE DATABASE "{project.id}"'},
+                         headers=headers)
+    assert created.status_code == 200
+    assert created.json() == {"results": [{"statement_id": 0}]}
+    refused = httpx.post(url + "/query", data={"q": 'CREATE DATABASE "telegraf"'},
+                         headers=headers)
+    assert refused.status_code == 200 and "error" in refused.json()["results"][0]
+    shown = httpx.get(url + "/query", params={"q": "SHOW DATABASES"}, headers=headers).json()
+    names = [v[0] for v in shown["results"][0]["series"][0]["values"]]
+    assert str(project.id) in names
+    assert httpx.get(url + "/query", params={"q": "SHOW DATABASES"}).status_code == 401
+    assert httpx.get(url + "/query", params={"q": "SELECT 1"}, headers=headers
+                     ).status_code == 400
+
+
+def test_an_overloaded_writer_answers_429_with_retry_after(launch) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.accounts import make_user
+
+    server = launch(CLOUDLET_WRITE_QUEUE_POINTS="1")
+    user = make_user(server)
+    project = user.home_project["id"]
+    with user.client() as c:
+        c.post("/_debug/timeseries/pause", params={"seconds": 3}).raise_for_status()
+    first: list[httpx.Response] = []
+    writer = threading.Thread(target=lambda: first.append(httpx.post(
+        server.url + "/write", params={"db": project, "precision": "s"},
+        headers={"Authorization": f"Token {user.token}"}, content=b"a v=1 1\n", timeout=30)))
+    writer.start()
+    time.sleep(0.5)  # the first write waits in the writer's queue
+    second = httpx.post(server.url + "/write", params={"db": project, "precision": "s"},
+                        headers={"Authorization": f"Token {user.token}"}, content=b"a v=2 2\n")
+    writer.join()
+    assert second.status_code == 429, second.text
+    assert int(second.headers["Retry-After"]) >= 1
+    assert first[0].status_code == 204
