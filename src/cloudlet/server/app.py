@@ -14,6 +14,9 @@ from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
 from cloudlet.server.events.routes import router as events_router
+from cloudlet.server.files import housekeeping
+from cloudlet.server.files.routes import router as files_router
+from cloudlet.server.files.transfer_routes import router as file_transfers_router
 from cloudlet.server.http import problems
 from cloudlet.server.http.idempotency import Idempotency
 from cloudlet.server.http.middleware import BodyLimit, FirstParamWins
@@ -41,6 +44,7 @@ def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
             settings.admin_username, settings.admin_password
         )
         services.idempotency.purge_expired()
+        housekeeping.run_once(services)
     finally:
         db.dispose()
     if created is None:
@@ -55,6 +59,8 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(orgs_router)
     router.include_router(projects_router)
     router.include_router(events_router)
+    router.include_router(files_router)
+    router.include_router(file_transfers_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
     return router
@@ -68,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.events.bus.start()
+        sweeper = housekeeping.start(services)
         yield
+        await housekeeping.stop(sweeper)
         await services.events.bus.close()
         db.dispose()
 

@@ -14,6 +14,10 @@ from cloudlet.server.core.security import Passwords
 from cloudlet.server.events.backends import make_bus
 from cloudlet.server.events.service import EventService
 from cloudlet.server.events.topics import TopicRegistry, user_topic
+from cloudlet.server.files.blobs import BlobRegistry
+from cloudlet.server.files.blobstore import make_blob_store
+from cloudlet.server.files.service import FileService
+from cloudlet.server.files.uploads import UploadSessions
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
@@ -29,6 +33,7 @@ class Services:
     accounts: AccountService
     idempotency: IdempotencyStore
     events: EventService
+    files: FileService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -63,6 +68,11 @@ class Services:
             session_ttl=settings.session_ttl,
             registration_open=settings.registration_open,
         )
+        blobs = BlobRegistry(db, make_blob_store(settings.blob_url, settings.data_dir),
+                             max_size=settings.max_file_size)
+        uploads = UploadSessions(db, blobs, expiry=settings.upload_expiry,
+                                 max_chunk=settings.upload_chunk_max)
+        files = FileService(db, projects, events, blobs, uploads)
         return cls(
             settings=settings,
             db=db,
@@ -72,4 +82,5 @@ class Services:
             accounts=accounts,
             idempotency=IdempotencyStore(db, ttl=settings.idempotency_ttl),
             events=events,
+            files=files,
         )
