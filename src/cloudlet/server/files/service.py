@@ -76,7 +76,12 @@ class FileService:
 
     def authorize(self, conn: Connection, principal: Principal, project: ProjectRef,
                   need: Level) -> int:
-        """The project's id if the caller has `need` on it (404 without any right)."""
+        """The project's id if the caller has `need` on it (404 without any right).
+        `home` names the caller's home project (a project token's own project), so
+        clients that were given no project have a path to use."""
+        if project == "home":
+            project = principal.project_id or self.projects.home_project(
+                conn, principal.user_id)["id"]
         return int(self.projects.authorize(conn, principal, project, need)["id"])
 
     def check_upload(self, principal: Principal, project: ProjectRef) -> int:
