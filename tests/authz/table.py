@@ -54,6 +54,7 @@ class Row:
     disruptive: bool = False  # the call may revoke the world's sessions; re-login after
     query: Callable[[Any], dict[str, Any]] | None = None  # world -> query parameters
     stream: bool = False  # an endless response (SSE): check the status, then hang up
+    headers: Callable[[Any], dict[str, str]] | None = None  # world -> extra request headers
 
     @property
     def id(self) -> str:
