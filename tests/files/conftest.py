@@ -7,7 +7,10 @@ from typing import Any
 
 import httpx
 
+from tests.files.s3 import s3_server
 from tests.support.accounts import TestUser
+
+__all__ = ["s3_server", "upload", "uploaded"]
 
 
 def upload(user: TestUser, name: str, content: bytes, *, project: Any = None,

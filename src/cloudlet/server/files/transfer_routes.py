@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from cloudlet.server.core.errors import Invalid
@@ -80,6 +80,12 @@ def _limit_length(request: Request, limit: int) -> None:
         raise too_large(limit)
 
 
+def _answer(model: type[BaseModel], value: dict[str, Any], status: int = 200) -> Response:
+    """JSON exactly as the response models of the other routes shape it."""
+    return Response(model.model_validate(value).model_dump_json(), status_code=status,
+                    media_type="application/json")
+
+
 def _basename(filename: str | None) -> str | None:
     """A client's filename without any directories (browsers may send `C:\\x\\y.csv`)."""
     if not filename:
@@ -122,7 +128,7 @@ async def upload(project: str, request: Request, caller: Caller, services: Svc) 
             content_type=content_type, metadata=metadata,
             tags=_tags(f.get("tags") or q.get("tags")),
             on_conflict=f.get("on_conflict") or q.get("on_conflict")))
-    return JSONResponse(jsonable_encoder(node), status_code=201 if created else 200)
+    return _answer(s.Node, node, 201 if created else 200)
 
 
 # --- downloads ----------------------------------------------------------------------------
@@ -259,7 +265,7 @@ async def upload_chunk(project: str, upload_id: str, request: Request, caller: C
     answer = await run_in_threadpool(
         lambda: files.upload_chunk(caller, project, upload_id, start=start, total=total,
                                    data=bytes(data), check=check))
-    return JSONResponse(jsonable_encoder(answer))
+    return _answer(s.Upload, answer)
 
 
 @router.post(P + "/uploads/{upload_id}/complete", response_model=s.Node, status_code=201)
