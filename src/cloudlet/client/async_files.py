@@ -52,7 +52,8 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
 
     async def resolve(self, ref: FileRef) -> int | str:
         if isinstance(ref, str) and ref.startswith("/"):
-            return cast(int, (await self.by_path(ref))["id"])
+            found = await self.by_path(ref)
+            return "root" if found["parent"] is None else cast(int, found["id"])
         return node_id(ref)
 
     async def count(self, filter: Mapping[str, Any] | None = None, **filters: Any  # type: ignore[override]

@@ -56,7 +56,8 @@ def node_id(ref: FileRef) -> int | str:
         return ref
     if str(ref).isdigit():
         return int(ref)
-    raise ValueError(f"{ref!r} is not a file id (paths are looked up with by_path)")
+    raise ValueError(f"{ref!r} is not a file id; look a path up with `await "
+                     "files.resolve(path)` first")
 
 
 def content_md5(data: bytes) -> str:
@@ -109,9 +110,13 @@ class FileCalls(_Resource[J, N, C]):
     def _path(self, *parts: object) -> str:
         return "/".join([self._base(), *(segment(p) for p in parts)])
 
+    def _ref(self, ref: FileRef) -> int | str:
+        """An id for a reference; the sync client also looks `/paths` up here."""
+        return node_id(ref)
+
     def get(self, file: FileRef) -> J:
         """One file or folder (`"root"`: the project's root folder)."""
-        return self._get(self._path("files", node_id(file)))
+        return self._get(self._path("files", self._ref(file)))
 
     def by_path(self, path: str) -> J:
         """The file or folder at `/a/b/c`."""
@@ -124,25 +129,25 @@ class FileCalls(_Resource[J, N, C]):
         or one named `name` in `parent`."""
         body = _given(path=path, name=name, metadata=None if metadata is None else
                       dict(metadata), tags=tags, on_conflict=on_conflict,
-                      parent=None if parent is None else node_id(parent))
+                      parent=None if parent is None else self._ref(parent))
         return self._post(self._path("folders"), body)
 
     def children(self, folder: FileRef = "root", *, sort: str | None = None) -> C:
         """What is in a folder (a cursor; default order: folders first, then by name)."""
-        return self._list(self._path("files", node_id(folder), "children"), {"sort": sort})
+        return self._list(self._path("files", self._ref(folder), "children"), {"sort": sort})
 
     def ancestors(self, file: FileRef) -> J:
         """The folders from the root down to the file's parent (a list)."""
-        return self._get(self._path("files", node_id(file), "ancestors"))
+        return self._get(self._path("files", self._ref(file), "ancestors"))
 
     def versions(self, file: FileRef) -> J:
         """A file's earlier contents, newest first (a list)."""
-        return self._get(self._path("files", node_id(file), "versions"))
+        return self._get(self._path("files", self._ref(file), "versions"))
 
     def update_metadata(self, file: FileRef, metadata: Mapping[str, Any], *,
                         replace: bool = False) -> J:
         """Merge keys into the metadata (None removes a key), or `replace` it whole."""
-        path = self._path("files", node_id(file), "metadata")
+        path = self._path("files", self._ref(file), "metadata")
         if replace:
             return cast(J, self._client.put(path, dict(metadata)))
         return self._patch(path, dict(metadata))
@@ -150,24 +155,25 @@ class FileCalls(_Resource[J, N, C]):
     def move(self, file: FileRef, parent: FileRef | None = None, *, name: str | None = None,
              on_conflict: Literal["fail", "rename"] = "fail") -> J:
         """Move into `parent` and/or rename."""
-        body = _given(name=name, parent=None if parent is None else node_id(parent),
+        body = _given(name=name, parent=None if parent is None else self._ref(parent),
                       on_conflict=on_conflict)
-        return self._patch(self._path("files", node_id(file)), body)
+        return self._patch(self._path("files", self._ref(file)), body)
 
     def set_tags(self, file: FileRef, tags: list[str]) -> J:
-        return self._patch(self._path("files", node_id(file)), {"tags": list(tags)})
+        return self._patch(self._path("files", self._ref(file)), {"tags": list(tags)})
 
     def copy(self, file: FileRef, parent: FileRef | None = None, *, name: str | None = None,
              on_conflict: Literal["fail", "rename"] = "fail") -> J:
         """Copy a file or a whole folder (the copies share the stored bytes)."""
-        body = _given(name=name, parent=None if parent is None else node_id(parent),
+        body = _given(name=name, parent=None if parent is None else self._ref(parent),
                       on_conflict=on_conflict)
-        return self._post(self._path("files", node_id(file), "copy"), body)
+        return self._post(self._path("files", self._ref(file), "copy"), body)
 
     def delete(self, *files: FileRef) -> J:
         """Delete files and folders (folders with their contents) in one go; the answer's
         `deleted` counts everything removed."""
-        return self._post(self._path("files", "delete"), {"ids": [node_id(f) for f in files]})
+        ids = [self._ref(f) for f in files]
+        return self._post(self._path("files", "delete"), {"ids": ids})
 
     def query(self, filter: Mapping[str, Any] | None = None, *, sort: str | None = None,
               **filters: Any) -> C:

@@ -56,10 +56,14 @@ class Files(FileCalls[JSON, None, Cursor]):
         return f"/projects/{segment(self.client.project or 'home')}"
 
     def resolve(self, ref: FileRef) -> int | str:
-        """An id for any reference, looking a `/path` up."""
+        """An id for any reference, looking a `/path` up (`/` is the root folder)."""
         if isinstance(ref, str) and ref.startswith("/"):
-            return cast(int, self.by_path(ref)["id"])
+            found = self.by_path(ref)
+            return "root" if found["parent"] is None else cast(int, found["id"])
         return node_id(ref)
+
+    def _ref(self, ref: FileRef) -> int | str:
+        return self.resolve(ref)
 
     def count(self, filter: Mapping[str, Any] | None = None, **filters: Any) -> int:  # type: ignore[override]
         return int(super().count(filter, **filters)["count"])
