@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import events
+from bench import events, files
 
 
 def main() -> None:
     events.main(sys.argv[1:])
+    files.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
         session = await self.client.post(self._path("uploads"), body)
         url = self._path("uploads", session["id"])
         start = source.tell()
-        md5, sha256, hashed = hashlib.md5(), hashlib.sha256(), 0
+        sha256, hashed = hashlib.sha256(), 0
         offset, failures = 0, 0
 
         def read_at(at: int) -> bytes:
@@ -114,7 +114,6 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
             data = await asyncio.to_thread(read_at, offset)
             if offset + len(data) > hashed:
                 fresh = data[hashed - offset:]
-                md5.update(fresh)
                 sha256.update(fresh)
                 hashed += len(fresh)
             headers = {"Content-Type": "application/octet-stream",
@@ -132,8 +131,8 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
                 offset = int((await self.client.get(url))["offset"])
             if progress is not None:
                 progress(offset, size)
-        return cast(JSON, await self.client.post(
-            url + "/complete", {"md5": md5.hexdigest(), "sha256": sha256.hexdigest()}))
+        return cast(JSON, await self.client.post(url + "/complete",
+                                                 {"sha256": sha256.hexdigest()}))
 
     async def upload_tree(self, local_dir: str | os.PathLike[str], parent: FileRef = "root",
                           *, progress: Progress = None) -> JSON:

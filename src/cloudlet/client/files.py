@@ -110,14 +110,13 @@ class Files(FileCalls[JSON, None, Cursor]):
         session = self.client.post(self._path("uploads"), body)
         url = self._path("uploads", session["id"])
         start = source.tell()
-        md5, sha256, hashed = hashlib.md5(), hashlib.sha256(), 0
+        sha256, hashed = hashlib.sha256(), 0
         offset, failures = 0, 0
         while offset < size:
             source.seek(start + offset)
             data = source.read(min(self.chunk_size, size - offset))
             if offset + len(data) > hashed:  # hash each byte once, in order
                 fresh = data[hashed - offset:]
-                md5.update(fresh)
                 sha256.update(fresh)
                 hashed += len(fresh)
             headers = {"Content-Type": "application/octet-stream",
@@ -135,8 +134,7 @@ class Files(FileCalls[JSON, None, Cursor]):
                 offset = int(self.client.get(url)["offset"])  # resume where the server is
             if progress is not None:
                 progress(offset, size)
-        return cast(JSON, self.client.post(url + "/complete", {"md5": md5.hexdigest(),
-                                                               "sha256": sha256.hexdigest()}))
+        return cast(JSON, self.client.post(url + "/complete", {"sha256": sha256.hexdigest()}))
 
     def upload_tree(self, local_dir: str | os.PathLike[str], parent: FileRef = "root", *,
                     progress: Progress = None) -> JSON:

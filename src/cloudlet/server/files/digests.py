@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 ETAG_PART = 6 * 1024 * 1024
+PARALLEL_FROM = 256 * 1024  # below this, a second thread costs more than it saves
+# hashlib lets go of the GIL on big buffers: the whole-file md5 runs beside the other two
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloudlet-hash")
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,17 @@ class Hasher:
 
     def update(self, data: bytes | memoryview) -> None:
         self.size += len(data)
-        self._md5.update(data)
-        self._sha256.update(data)
+        if len(data) >= PARALLEL_FROM:
+            whole = _POOL.submit(self._md5.update, data)
+            self._sha256.update(data)
+            self._parts(data)
+            whole.result()
+        else:
+            self._md5.update(data)
+            self._sha256.update(data)
+            self._parts(data)
+
+    def _parts(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while len(view) >= self._part_left:
             self._part.update(view[: self._part_left])
