@@ -116,15 +116,27 @@ def test_s3_refuses_small_middle_parts_so_the_store_says_its_minimum(
     store.abort(state)
 
 
-def test_local_sweep_removes_only_old_stagings(tmp_path: Path) -> None:
+def test_local_sweep_removes_only_old_unheld_stagings(tmp_path: Path) -> None:
     store = make_blob_store(None, tmp_path)
     assert isinstance(store, LocalDiskStore)
-    old, fresh = store.start(), store.start()
-    stale = store.tmp / f"{old['staging']}.part"
-    os.utime(stale, (time.time() - 7200, time.time() - 7200))
-    assert store.sweep_staging(3600) == 1
-    assert not stale.exists()
+    old, held, fresh = store.start(), store.start(), store.start()
+    for state in (old, held):
+        path = store.tmp / f"{state['staging']}.part"
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    assert store.sweep_staging(3600, {store.staging_id(held)}) == 1
+    assert not (store.tmp / f"{old['staging']}.part").exists()
+    assert (store.tmp / f"{held['staging']}.part").exists()
     assert (store.tmp / f"{fresh['staging']}.part").exists()
+
+
+def test_s3_sweep_aborts_only_unheld_uploads(s3_server: S3Server, tmp_path: Path) -> None:
+    store = make_blob_store(s3_server.url(s3_server.bucket(), "p"), tmp_path)
+    lost, held = store.start(), store.start()
+    # (moto reports a fixed initiation time in 2010, so every upload counts as old here)
+    assert store.sweep_staging(3600, {store.staging_id(held)}) == 1
+    uploads = store.client.list_multipart_uploads(Bucket=store.bucket)  # type: ignore[attr-defined]
+    assert [u["UploadId"] for u in uploads["Uploads"]] == [held["upload_id"]]
+    assert lost["upload_id"] != held["upload_id"]
 
 
 def test_local_blobs_are_content_addressed_and_deduplicated(tmp_path: Path) -> None:

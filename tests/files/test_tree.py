@@ -86,6 +86,7 @@ def test_name_conflicts(user: TestUser) -> None:
 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "a/b.txt", "..", ".", "nul\x00.txt",
+                                  "line\r\nbreak.txt",
                                   "x" * 256, "", "  "])
 def test_traversal_and_bad_names_are_refused(server: LiveServer, user: TestUser,
                                              name: str) -> None:

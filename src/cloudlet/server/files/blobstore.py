@@ -64,19 +64,19 @@ class BlobStore(ABC):
     def delete(self, key: str) -> None:
         """Delete the bytes of `key`; deleting what is not there is no error."""
 
+    @abstractmethod
     def exists(self, key: str) -> bool:
-        """Whether `key` holds bytes (for housekeeping and tests)."""
-        try:
-            next(iter(self.open_range(key, 0, 1)), None)
-        except FileNotFoundError:
-            return False
-        return True
+        """Whether `key` holds bytes."""
 
-    def sweep_staging(self, older_than: float) -> int:
-        """Delete stagings untouched for `older_than` seconds that no session knows of any
-        more (a worker killed mid-upload); returns how many. Stores without loose staging
-        files keep nothing to sweep."""
-        return 0
+    @abstractmethod
+    def staging_id(self, state: State) -> str:
+        """What names a staging in `sweep_staging`'s `keep`."""
+
+    @abstractmethod
+    def sweep_staging(self, older_than: float, keep: set[str]) -> int:
+        """Drop stagings older than `older_than` seconds that aren't in `keep` (those of
+        upload sessions still open): what a worker killed mid-upload left. Returns how
+        many."""
 
 
 class BlobNotFound(FileNotFoundError):

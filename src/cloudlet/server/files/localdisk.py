@@ -95,12 +95,21 @@ class LocalDiskStore(BlobStore):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def sweep_staging(self, older_than: float) -> int:
+    def exists(self, key: str) -> bool:
+        try:
+            return self._path(key).is_file()
+        except BlobNotFound:
+            return False
+
+    def staging_id(self, state: State) -> str:
+        return str(state["staging"])
+
+    def sweep_staging(self, older_than: float, keep: set[str]) -> int:
         cutoff = time.time() - older_than
         removed = 0
         for path in self.tmp.glob("*.part"):
             try:
-                if path.stat().st_mtime < cutoff:
+                if path.stem not in keep and path.stat().st_mtime < cutoff:
                     path.unlink()
                     removed += 1
             except FileNotFoundError:

@@ -1,6 +1,7 @@
 """Node names and paths: what a name may be, and the conflict policies.
 
-A name is 1-255 characters, without `/` or NUL, and not `.` or `..`; it is only ever a
+A name is 1-255 characters, without `/` or control characters (NUL, newlines…), and not
+`.` or `..`; it is only ever a
 database value (storage keys are made by the blob store), so nothing a user names reaches
 the filesystem.
 """
@@ -22,8 +23,8 @@ _NUMBERED = re.compile(r"^(?P<stem>.*) \((?P<n>\d+)\)$")
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME:
         raise Invalid(f"A name is 1 to {MAX_NAME} characters.")
-    if "/" in name or "\x00" in name:
-        raise Invalid(f"A name can't contain '/' or NUL: {name!r}.")
+    if "/" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise Invalid(f"A name can't contain '/' or control characters: {name!r}.")
     if name in (".", "..") or name != name.strip() and not name.strip():
         raise Invalid(f"{name!r} is not a usable name.")
     return name

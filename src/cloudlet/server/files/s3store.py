@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -104,6 +105,32 @@ class S3Store(BlobStore):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def staging_id(self, state: State) -> str:
+        return str(state["upload_id"])
+
+    def sweep_staging(self, older_than: float, keep: set[str]) -> int:
+        """Abort multipart uploads under our prefix that no session holds (a bucket
+        lifecycle rule aborting incomplete uploads is a good second net)."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        aborted = 0
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=self._key("blobs/"))
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["UploadId"] not in keep and upload["Initiated"] < cutoff:
+                    self.abort({"key": upload["Key"], "upload_id": upload["UploadId"]})
+                    aborted += 1
+        return aborted
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
 
 def _stream(body: Any) -> Iterator[bytes]:

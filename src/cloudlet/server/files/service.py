@@ -551,7 +551,8 @@ class FileService:
     def housekeeping(self, *, grace: float) -> dict[str, int]:
         """Expire upload sessions, sweep stray staging, collect unreferenced blobs."""
         expired = self.uploads.expire()
-        swept = self.blobs.store.sweep_staging(self.uploads.expiry.total_seconds() + grace)
+        swept = self.blobs.store.sweep_staging(self.uploads.expiry.total_seconds() + grace,
+                                               self.uploads.live_stagings())
         collected = self.blobs.reconcile(grace)
         return {"uploads_expired": expired, "staging_swept": swept,
                 "blobs_collected": collected}

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from cloudlet.server.core.errors import Invalid
+from cloudlet.server.core.errors import Invalid, TooLarge
 from cloudlet.server.files import schemas as s
 from cloudlet.server.files.blobs import too_large
 from cloudlet.server.files.ingest import Form, receive_body, receive_multipart
@@ -253,12 +253,15 @@ async def upload_chunk(project: str, upload_id: str, request: Request, caller: C
     `Content-MD5` (base64) or `X-Content-SHA256` (hex). It must start at the offset."""
     files = services.files
     await run_in_threadpool(files.check_upload, caller, project)
-    _limit_length(request, files.uploads.max_chunk)
+    limit = files.uploads.max_chunk
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise TooLarge(f"A chunk may hold at most {limit} bytes.", limit=limit)
     data = bytearray()
     async for piece in request.stream():
         data += piece
-        if len(data) > files.uploads.max_chunk:
-            raise Invalid(f"A chunk may hold at most {files.uploads.max_chunk} bytes.")
+        if len(data) > limit:
+            raise TooLarge(f"A chunk may hold at most {limit} bytes.", limit=limit)
     start, total = parse_content_range(request.headers.get("content-range"), len(data))
     check = ChunkCheck(request.headers.get("content-md5"),
                        request.headers.get("x-content-sha256"))

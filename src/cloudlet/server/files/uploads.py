@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from cloudlet.server.core.db import Database, Tx
-from cloudlet.server.core.errors import Conflict, Invalid, NotFound
+from cloudlet.server.core.errors import Conflict, Invalid, NotFound, TooLarge
 from cloudlet.server.core.schema import utcnow
 from cloudlet.server.files.blobs import BlobRegistry, Staged, too_large
 from cloudlet.server.files.digests import digest_all
@@ -111,7 +111,8 @@ class UploadSessions:
     def chunk(self, *, project_id: int, upload_id: str, start: int, total: int | None,
               data: bytes, check: ChunkCheck) -> dict[str, Any]:
         if len(data) > self.max_chunk:
-            raise Invalid(f"A chunk may hold at most {self.max_chunk} bytes.")
+            raise TooLarge(f"A chunk may hold at most {self.max_chunk} bytes.",
+                           limit=self.max_chunk)
         check.verify(data)
         with self.db.write() as tx:
             session = self._open_row(tx.conn, project_id, upload_id)
@@ -231,6 +232,13 @@ class UploadSessions:
             self.store.abort(state)
         elif "staged" in state and session["state"] != "done":
             self.blobs.discard(Staged(state["staged"], digest_all([])))
+
+    def live_stagings(self) -> set[str]:
+        """The stagings that sessions still hold (the sweep leaves them alone)."""
+        with self.db.read() as conn:
+            states = conn.execute(select(file_uploads.c.store_state).where(
+                file_uploads.c.state.in_(("open", "finishing")))).scalars()
+            return {self.store.staging_id(s) for s in states}
 
     def expire(self) -> int:
         """Delete expired open sessions, and finished ones a day after they expired."""
