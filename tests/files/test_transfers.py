@@ -14,6 +14,7 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -388,3 +389,22 @@ def test_the_s3_store_behind_the_api(launch: Launch, s3_server: S3Server) -> Non
         c.post(files_url(user, "files", "delete"), json={"ids": [node["id"], single["id"]]})
     until(lambda: s3.list_objects_v2(Bucket=bucket, Prefix="cloudlet/").get("KeyCount") == 0)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_bad_options_are_refused_and_leave_nothing(server: LiveServer, user: TestUser
+                                                   ) -> None:
+    forged = quote(json.dumps({"etag": "mine"}))
+    head = (f"POST /api/v1{files_url(user, 'files')}?name=x&metadata={forged} HTTP/1.1\r\n"
+            f"Host: x\r\nAuthorization: Bearer {user.token}\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: 5000000\r\n")
+    answer = raw_request(server, head)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]  # before any body was sent
+    staged = set(staging(server))
+    with user.client() as c:
+        late = c.post(files_url(user, "files"), files={"file": ("f.bin", os.urandom(MIB))},
+                      data={"json": json.dumps({"versions": [1]})})
+        assert late.status_code == 400 and "versions" in late.json()["detail"]
+        bad_policy = c.post(files_url(user, "files"), files={"file": ("f.bin", b"x")},
+                            data={"on_conflict": "maybe"})
+        assert bad_policy.status_code == 400
+    until(lambda: set(staging(server)) <= staged)

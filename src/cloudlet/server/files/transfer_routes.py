@@ -9,6 +9,7 @@ is read, and `Content-Length` past the limit is refused (413) before it is read 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,8 @@ from cloudlet.server.core.errors import Invalid, TooLarge
 from cloudlet.server.files import schemas as s
 from cloudlet.server.files.blobs import too_large
 from cloudlet.server.files.ingest import Form, receive_body, receive_multipart
+from cloudlet.server.files.metadata import check_metadata, check_tags
+from cloudlet.server.files.names import check_name, check_policy
 from cloudlet.server.files.routes import P, _node_ref
 from cloudlet.server.files.service import Content
 from cloudlet.server.files.uploads import ChunkCheck, parse_content_range
@@ -64,13 +67,12 @@ def _json_field(name: str, text: str | None) -> Any:
         raise Invalid(f"{name} must be JSON.") from None
 
 
-def _tags(text: str | None) -> list[str] | None:
+def _tags(text: str | None) -> Any:
     if text is None:
         return None
     text = text.strip()
     if text.startswith("["):
-        found = _json_field("tags", text)
-        return found if isinstance(found, list) else None
+        return _json_field("tags", text)
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
@@ -102,33 +104,51 @@ async def upload(project: str, request: Request, caller: Caller, services: Svc) 
     limit = services.settings.max_file_size
     _limit_length(request, limit + (1 << 20))  # a form carries a little more than the file
     kind = request.headers.get("content-type", "")
-    q = request.query_params
+    early = _options(request.query_params)  # bad query options fail before any byte moves
     if kind.lower().startswith("multipart/form-data"):
         form = await receive_multipart(request.stream(), kind, files.writer)
     else:
         _limit_length(request, limit)
-        staged = await receive_body(request.stream(), files.writer())
+        writer = await run_in_threadpool(files.writer)
+        staged = await receive_body(request.stream(), writer)
         form = Form(staged=staged, file_type=kind.split(";")[0].strip() or None)
     if form.staged is None:
         raise Invalid("The form has no file part (name it 'file').")
-    f = form.fields
-    metadata = _json_field("metadata", f.get("metadata") or q.get("metadata"))
-    if metadata is None:
-        metadata = _json_field("json", f.get("json"))
-    name = f.get("name") or q.get("name") or _basename(form.filename)
-    if not name:
-        await run_in_threadpool(files.blobs.discard, form.staged)
-        raise Invalid("Name the file: ?name=… (or send a filename with the file part).")
-    content_type = f.get("content_type") or q.get("content_type") or form.file_type
-    parent = f.get("parent") or q.get("parent")
-    node, created = await run_in_threadpool(
-        lambda: files.create_file(
-            caller, project, form.staged, name=name,  # type: ignore[arg-type]
-            parent=None if parent in (None, "") else _node_ref(parent),
-            content_type=content_type, metadata=metadata,
-            tags=_tags(f.get("tags") or q.get("tags")),
-            on_conflict=f.get("on_conflict") or q.get("on_conflict")))
+    staged = form.staged
+    try:
+        options = {**early, **_options(form.fields)}
+        name = options.pop("name", None) or _basename(form.filename)
+        if not name:
+            raise Invalid("Name the file: ?name=… (or send a filename with the file part).")
+        options.setdefault("content_type", form.file_type)
+        node, created = await run_in_threadpool(
+            lambda: files.create_file(caller, project, staged, name=name, **options))
+    except BaseException:
+        await run_in_threadpool(files.blobs.discard, staged)
+        raise
     return _answer(s.Node, node, 201 if created else 200)
+
+
+def _options(values: Mapping[str, str]) -> dict[str, Any]:
+    """Upload options from query parameters or form fields, checked; only those given."""
+    found: dict[str, Any] = {}
+    if values.get("name"):
+        found["name"] = check_name(values["name"])
+    metadata = _json_field("metadata", values.get("metadata"))
+    if metadata is None:
+        metadata = _json_field("json", values.get("json"))
+    if metadata is not None:
+        found["metadata"] = check_metadata(metadata)
+    tags = _tags(values.get("tags"))
+    if tags is not None:
+        found["tags"] = check_tags(tags)
+    if values.get("on_conflict"):
+        found["on_conflict"] = check_policy(values["on_conflict"])
+    if values.get("parent"):
+        found["parent"] = _node_ref(values["parent"])
+    if values.get("content_type"):
+        found["content_type"] = values["content_type"]
+    return found
 
 
 # --- downloads ----------------------------------------------------------------------------
