@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import events, timeseries
+from bench import events, files, timeseries
 
-BENCHES = {"events": events.main, "timeseries": timeseries.main}
+BENCHES = {"events": events.main, "timeseries": timeseries.main, "files": files.main}
 
 
 def main() -> None:

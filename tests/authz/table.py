@@ -56,6 +56,7 @@ class Row:
     stream: bool = False  # an endless response (SSE): check the status, then hang up
     content: Callable[[Any, str], bytes] | None = None  # a raw body instead of JSON
     foreign: bool = False  # a legacy face: errors in its own JSON shape, not problem+json
+    headers: Callable[[Any], dict[str, str]] | None = None  # world -> extra request headers
 
     @property
     def id(self) -> str:

@@ -31,6 +31,8 @@ def _call(world: World, row: Row, caller: str) -> httpx.Response:
     path = row.route.format(**params)
     token = world.fresh_token(caller) if row.fresh_caller else world.tokens[caller]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if row.headers:
+        headers.update(row.headers(world))
     body = row.body(world, caller) if row.body else None
     query = row.query(world) if row.query else None
     if row.stream:

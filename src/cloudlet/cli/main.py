@@ -8,6 +8,7 @@ from cloudlet.cli import operator
 from cloudlet.cli.api import api
 from cloudlet.cli.context import global_options
 from cloudlet.cli.devices import devices_app
+from cloudlet.cli.files import files_app
 from cloudlet.cli.listen import listen
 from cloudlet.cli.orgs import orgs_app
 from cloudlet.cli.projects import projects_app
@@ -31,6 +32,7 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(projects_app, name="projects")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(files_app, name="files")
 app.command("api")(api)
 app.command("listen")(listen)
 app.add_typer(devices_app, name="devices")

@@ -4,6 +4,7 @@ It never imports `cloudlet.server`; it installs and runs without the `server` ex
 """
 
 from cloudlet.client.async_client import AsyncClient
+from cloudlet.client.async_files import AsyncFiles
 from cloudlet.client.calls import AsyncStream, Stream
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor, Cursor
@@ -26,6 +27,7 @@ from cloudlet.client.errors import (
     ValidationError,
 )
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
+from cloudlet.client.files import Files
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sync_client import Client
@@ -35,6 +37,7 @@ __all__ = [
     "AsyncClient",
     "AsyncCursor",
     "AsyncEvents",
+    "AsyncFiles",
     "AsyncStream",
     "BadRequest",
     "Client",
@@ -46,6 +49,7 @@ __all__ = [
     "ConnectionFailed",
     "Cursor",
     "Events",
+    "Files",
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",

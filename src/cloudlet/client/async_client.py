@@ -3,12 +3,13 @@ is awaited; `paginate()` gives an `AsyncCursor` and `stream=True` an `AsyncStrea
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Mapping
 from types import TracebackType
 from typing import Any, Literal, cast
 
 import httpx
 
+from cloudlet.client.async_files import AsyncFiles
 from cloudlet.client.base import ClientBase
 from cloudlet.client.calls import (
     AsyncStream,
@@ -78,6 +79,7 @@ class AsyncClient(ClientBase):
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
         self.devices: Devices[AJSON, Awaitable[None], AsyncCursor] = Devices(self)
         self.events = AsyncEvents(self)
+        self.files = AsyncFiles(self)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -117,13 +119,14 @@ class AsyncClient(ClientBase):
         *,
         params: Params | None = None,
         data: Any = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: bool = False,
         stream: bool = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Any:
-        """Any call. `data` is sent as JSON, `content` as bytes. Returns parsed JSON (None for
+        """Any call. `data` is sent as JSON, `content` as bytes (or an async iterable of
+        them, streamed). Returns parsed JSON (None for
         204), bytes when `raw`, or an `AsyncStream` to read from when `stream`."""
         return await self._send(method, url, params=params, data=data, content=content,
                           headers=headers, raw=raw, stream=stream,
@@ -157,7 +160,8 @@ class AsyncClient(ClientBase):
 
     async def _send(
         self, method: str, url: str, *, params: Params | None = None, data: Any = None,
-        content: bytes | None = None, headers: Mapping[str, str] | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
         raw: bool = False, stream: bool = False, idempotency_key: IdempotencyKey = None,
         anonymous: bool = False,
     ) -> Any:

@@ -4,7 +4,7 @@ async clients share these, so they cannot drift apart."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -29,7 +29,7 @@ def build_request(
     *,
     params: Params | None = None,
     data: Any = None,
-    content: bytes | None = None,
+    content: bytes | Iterable[bytes] | AsyncIterable[bytes] | None = None,
     headers: Mapping[str, str] | None = None,
     idempotency_key: IdempotencyKey = None,
     auto_keys: bool = False,

@@ -3,7 +3,7 @@ same method names; the shared pieces live in connection.py, calls.py and resourc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, cast
 
@@ -23,6 +23,7 @@ from cloudlet.client.cursor import Cursor
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
 from cloudlet.client.errors import error_for
 from cloudlet.client.events import Events
+from cloudlet.client.files import Files
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
@@ -75,6 +76,7 @@ class Client(ClientBase):
         self.users: Users[JSON, None, Cursor] = Users(self)
         self.devices: Devices[JSON, None, Cursor] = Devices(self)
         self.events = Events(self)
+        self.files = Files(self)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -118,13 +120,14 @@ class Client(ClientBase):
         *,
         params: Params | None = None,
         data: Any = None,
-        content: bytes | None = None,
+        content: bytes | Iterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: bool = False,
         stream: bool = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Any:
-        """Any call. `data` is sent as JSON, `content` as bytes. Returns parsed JSON (None for
+        """Any call. `data` is sent as JSON, `content` as bytes (or an iterable of them,
+        streamed). Returns parsed JSON (None for
         204), bytes when `raw`, or a `Stream` to read from when `stream`."""
         return self._send(method, url, params=params, data=data, content=content,
                           headers=headers, raw=raw, stream=stream,
@@ -158,7 +161,8 @@ class Client(ClientBase):
 
     def _send(
         self, method: str, url: str, *, params: Params | None = None, data: Any = None,
-        content: bytes | None = None, headers: Mapping[str, str] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
         raw: bool = False, stream: bool = False, idempotency_key: IdempotencyKey = None,
         anonymous: bool = False,
     ) -> Any:

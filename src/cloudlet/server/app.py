@@ -16,6 +16,9 @@ from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
 from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.faces.influx import router as influx_router
+from cloudlet.server.files import housekeeping
+from cloudlet.server.files.routes import router as files_router
+from cloudlet.server.files.transfer_routes import router as file_transfers_router
 from cloudlet.server.http import problems
 from cloudlet.server.http.idempotency import Idempotency
 from cloudlet.server.http.middleware import BodyLimit, FirstParamWins
@@ -48,6 +51,7 @@ def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
             settings.admin_username, settings.admin_password
         )
         services.idempotency.purge_expired()
+        housekeeping.run_once(services)
     finally:
         db.dispose()
     if created is None:
@@ -64,6 +68,8 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(events_router)
     router.include_router(timeseries_router)
     router.include_router(ingest_router)
+    router.include_router(files_router)
+    router.include_router(file_transfers_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
         router.include_router(timeseries_debug.router)
@@ -78,8 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.events.bus.start()
+        sweeper = housekeeping.start(services)
         yield
         services.ingest.writer.close()
+        await housekeeping.stop(sweeper)
         await services.events.bus.close()
         db.dispose()
 

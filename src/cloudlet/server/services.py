@@ -14,6 +14,10 @@ from cloudlet.server.core.security import Passwords
 from cloudlet.server.events.backends import make_bus
 from cloudlet.server.events.service import EventService
 from cloudlet.server.events.topics import TopicRegistry, user_topic
+from cloudlet.server.files.blobs import BlobRegistry
+from cloudlet.server.files.blobstore import make_blob_store
+from cloudlet.server.files.service import FileService
+from cloudlet.server.files.uploads import UploadSessions
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
@@ -39,6 +43,7 @@ class Services:
     streams: StreamService
     ingest: IngestService
     stream_events: StreamEventService
+    files: FileService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -79,6 +84,11 @@ class Services:
         store = PointStore(is_postgres=not db.is_sqlite, compress=settings.points_compression)
         writer = Writer(db, store, devices, streams, events,
                         max_queued=settings.write_queue_points)
+        blobs = BlobRegistry(db, make_blob_store(settings.blob_url, settings.data_dir),
+                             max_size=settings.max_file_size)
+        uploads = UploadSessions(db, blobs, expiry=settings.upload_expiry,
+                                 max_chunk=settings.upload_chunk_max)
+        files = FileService(db, projects, events, blobs, uploads)
         return cls(
             settings=settings,
             db=db,
@@ -92,4 +102,5 @@ class Services:
             streams=streams,
             ingest=IngestService(db, projects, devices, streams, store, writer),
             stream_events=StreamEventService(db, streams, events),
+            files=files,
         )

@@ -103,6 +103,23 @@ class Settings(BaseSettings):
     points_compression: bool = Field(
         default=True, description="Compact point chunks with zlib (writes stay uncompressed)"
     )
+    blob_url: str | None = Field(
+        default=None, description="Where file bytes live: `file:///path` or "
+        "`s3://bucket/prefix?endpoint_url=…` (default: blobs/ in the data dir)"
+    )
+    max_file_size: int = Field(
+        default=10 * 1024**3, ge=1, description="Largest file accepted (bytes)"
+    )
+    upload_chunk_max: int = Field(
+        default=64 * 1024**2, ge=1024, description="Largest chunk of a resumable upload (bytes)"
+    )
+    upload_expiry: int = Field(
+        default=86400, ge=60, description="Seconds an idle resumable upload is kept"
+    )
+    files_sweep_interval: int = Field(
+        default=3600, ge=10,
+        description="Seconds between sweeps of expired uploads and unreferenced blobs",
+    )
     debug_endpoints: bool = Field(
         default=False, description="Mount test-only endpoints (the test suite turns this on)"
     )

@@ -1,7 +1,7 @@
 """Devices, variables, streams, point chunks and head, stream events.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from cloudlet.server.core.schema import UTCDateTime
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 
 ChunkId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
