@@ -13,6 +13,7 @@ from cloudlet.server import debug, health
 from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
+from cloudlet.server.datasets.routes import router as datasets_router
 from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.http import problems
 from cloudlet.server.http.idempotency import Idempotency
@@ -41,6 +42,7 @@ def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
             settings.admin_username, settings.admin_password
         )
         services.idempotency.purge_expired()
+        services.imports.recover()
     finally:
         db.dispose()
     if created is None:
@@ -55,6 +57,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(orgs_router)
     router.include_router(projects_router)
     router.include_router(events_router)
+    router.include_router(datasets_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
     return router
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.events.bus.start()
         yield
+        services.imports.close()
         await services.events.bus.close()
         db.dispose()
 
@@ -86,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(native_router(settings), prefix=API)
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body)
-    app.add_middleware(BodyLimit, limit=settings.max_json_body)
+    app.add_middleware(BodyLimit, limit=settings.max_json_body,
+                       uncapped=lambda path: path.endswith("/imports"))
     app.add_middleware(FirstParamWins)
     return app
 

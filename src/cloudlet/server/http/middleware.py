@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.exceptions import HTTPException
@@ -39,12 +40,14 @@ class BodyLimit:
     """413 for JSON/form/text bodies over `limit` bytes: before reading when Content-Length
     says so, otherwise as soon as the stream passes the limit."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int,
+                 uncapped: Callable[[str], bool] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.uncapped = uncapped  # upload paths that enforce limits of their own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.uncapped and self.uncapped(scope["path"])):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
