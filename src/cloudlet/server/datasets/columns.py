@@ -39,10 +39,7 @@ class Column:
     geometry_type: str | None = None
 
     def wire(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"name": self.name, "type": self.type}
-        if self.type == "geometry":
-            shown["geometry_type"] = self.geometry_type
-        return shown
+        return {"name": self.name, "type": self.type, "geometry_type": self.geometry_type}
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Column:

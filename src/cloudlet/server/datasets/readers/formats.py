@@ -8,6 +8,7 @@ ratio (a zip bomb); extraction counts real bytes too, since a zip's sizes can li
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -70,7 +71,10 @@ def scan(path: Path, filename: str, name: str | None, limits: ZipLimits, workdir
         return [scan_geojson(path, filename, label, progress)]
     if kind == "zip":
         return _scan_zip(path, filename, name, limits, workdir, progress)
-    return ogr_reader.scan_ogr(path, filename, label, progress)
+    named = workdir / f"input{PurePosixPath(filename.lower()).suffix}"
+    if not named.exists():  # GDAL goes by the file's suffix
+        os.link(path, named)
+    return ogr_reader.scan_ogr(named, filename, label, progress)
 
 
 def _members(archive: zipfile.ZipFile, filename: str, limits: ZipLimits) -> list[zipfile.ZipInfo]:

@@ -105,7 +105,7 @@ def scan_ogr(path: Path, filename: str, name: str, progress: Progress | None = N
                                   file=filename, feature=start + k + 1) from None
                 if not geom.is_empty:
                     geometry_types.add(geometry_name(geom))
-            count += len(_fids)
+            count += len(geoms) if geoms is not None else len(_data[0]) if _data else 0
             if progress:
                 progress(count)
         geometry_type = geometry_types.pop() if len(geometry_types) == 1 else "geometry"
@@ -119,7 +119,8 @@ def scan_ogr(path: Path, filename: str, name: str, progress: Progress | None = N
                 _meta, _fids, geoms, data = pyogrio.raw.read(
                     path, layer=layer, skip_features=start, max_features=BATCH)
                 batch = []
-                for k in range(len(_fids)):
+                size = len(geoms) if geoms is not None else len(data[0]) if data else 0
+                for k in range(size):
                     row: dict[str, Any] = {"amigo_id": new_amigo_id()}
                     for j, n in enumerate(names):
                         row[n] = _value(kinds[j], data[j][k])
