@@ -23,6 +23,7 @@ PUBLIC = [
     "DeviceSlug",
     "Forbidden",
     "GidError",
+    "ImportFailed",
     "NotFound",
     "PayloadTooLarge",
     "Profile",

@@ -7,6 +7,7 @@ import io
 import json
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -109,7 +110,8 @@ def test_empty_inputs(user: TestUser) -> None:
      b'{"type": "Feature", "geometry": {"type": "Point", "coordinates": [500000, 4000000]}}]}',
      "utm.geojson", "feature 2: coordinates", {"feature": 2}),
     (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
-     b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}]}', "broken.geojson", "feature 1", {"feature": 1}),
+     b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}]}', "broken.geojson",
+     "feature 1", {"feature": 1}),
     (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": null}, ',
      "cut.geojson", "invalid JSON after feature 1", {}),
 ])
@@ -241,13 +243,12 @@ def test_huge_csv_reports_progress(user: TestUser) -> None:
         assert csv_text.count(b"\n") == n + 1
 
 
-def test_shapefile_and_geopackage_through_pyogrio(user: TestUser, tmp_path: object) -> None:
+def test_shapefile_and_geopackage_through_pyogrio(user: TestUser, tmp_path: Path) -> None:
     pyogrio = pytest.importorskip("pyogrio")
     import numpy as np
     import shapely
-    from pathlib import Path
 
-    folder = Path(str(tmp_path))
+    folder = tmp_path
     geometry = shapely.to_wkb(np.array([shapely.Point(1, 2), shapely.Point(3, 4)]))
     fields = [np.array(["a", "b"], dtype=object), np.array([1, 2])]
     kw = dict(geometry_type="Point", crs="EPSG:4326", fields=["label", "n"])

@@ -7,6 +7,7 @@ import typer
 from cloudlet.cli import operator
 from cloudlet.cli.api import api
 from cloudlet.cli.context import global_options
+from cloudlet.cli.datasets import datasets_app
 from cloudlet.cli.listen import listen
 from cloudlet.cli.orgs import orgs_app
 from cloudlet.cli.projects import projects_app
@@ -29,5 +30,6 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(projects_app, name="projects")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(datasets_app, name="datasets")
 app.command("api")(api)
 app.command("listen")(listen)

@@ -7,6 +7,7 @@ from cloudlet.client.async_client import AsyncClient
 from cloudlet.client.calls import AsyncStream, Stream
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor, Cursor
+from cloudlet.client.datasets import AsyncDatasets, Datasets, ImportFailed
 from cloudlet.client.errors import (
     APIError,
     BadRequest,
@@ -34,6 +35,7 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncCursor",
+    "AsyncDatasets",
     "AsyncEvents",
     "AsyncStream",
     "BadRequest",
@@ -45,8 +47,10 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "Cursor",
+    "Datasets",
     "Events",
     "Forbidden",
+    "ImportFailed",
     "NotFound",
     "PayloadTooLarge",
     "Profile",

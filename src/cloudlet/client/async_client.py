@@ -20,6 +20,7 @@ from cloudlet.client.calls import (
 )
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor
+from cloudlet.client.datasets import AsyncDatasets
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
 from cloudlet.client.errors import error_for
 from cloudlet.client.events import AsyncEvents
@@ -76,6 +77,7 @@ class AsyncClient(ClientBase):
         self.tokens: Tokens[AJSON, Awaitable[None], AsyncCursor] = Tokens(self)
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
         self.events = AsyncEvents(self)
+        self.datasets = AsyncDatasets(self)
 
     # -- sessions ---------------------------------------------------------------------------
 
