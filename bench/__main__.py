@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import events
+from bench import datasets, events
 
 
 def main() -> None:
     events.main(sys.argv[1:])
+    datasets.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from cloudlet.server.core.db import Database
 from cloudlet.server.core.errors import DomainError, NotFound
@@ -116,8 +116,6 @@ class ImportService:
 
     def list(self, principal: Principal, project_ref: str, *, limit: int, offset: int
              ) -> tuple[int, list[dict[str, Any]]]:
-        from sqlalchemy import func
-
         with self.db.read() as conn:
             project = self.datasets.projects.authorize(conn, principal, project_ref, Level.READ)
             query = select(jobs).where(jobs.c.project_id == project["id"])

@@ -226,18 +226,21 @@ class DatasetService:
 
     def selection(self, dataset: dict[str, Any], params: dict[str, str], *,
                   limit: int | None = None, offset: int = 0) -> Selection:
-        return Selection(
-            filters=wire.parse_filters(params, self.columns_of(dataset)),
-            bbox=wire.parse_bbox(params.get("bbox")),
-            geometry_column=dataset["geometry_column"], limit=limit, offset=offset)
+        """Filters and bbox from query parameters; with neither, the catalogue's count is
+        the total (so paging a large table does not count it on every page)."""
+        filters = wire.parse_filters(params, self.columns_of(dataset))
+        bbox = wire.parse_bbox(params.get("bbox"))
+        if bbox is not None and not dataset["geometry_column"]:
+            raise Invalid("This dataset has no geometry column to filter by bbox.")
+        known = dataset["feature_count"] if not filters and bbox is None else None
+        return Selection(filters=filters, bbox=bbox, geometry_column=dataset["geometry_column"],
+                         limit=limit, offset=offset, known_total=known)
 
     def rows(self, principal: Principal, project_ref: str, dataset_id: int, *,
              params: dict[str, str], limit: int, offset: int
              ) -> tuple[dict[str, Any], int, list[dict[str, Any]]]:
         """(dataset, total, page of typed rows) matching the filters and bbox in `params`."""
         dataset = self._read(principal, project_ref, dataset_id, Level.READ)
-        if params.get("bbox") and not dataset["geometry_column"]:
-            raise Invalid("This dataset has no geometry column to filter by bbox.")
         selection = self.selection(dataset, params, limit=limit, offset=offset)
         total, rows = self.storage.select(dataset["project_id"], dataset_id,
                                           self.columns_of(dataset), selection)

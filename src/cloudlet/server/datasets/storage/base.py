@@ -45,6 +45,7 @@ class Selection:
     geometry_column: str | None = None
     limit: int | None = None
     offset: int = 0
+    known_total: int | None = None  # the caller knows how many rows match: don't count
 
 
 class Params:

@@ -302,8 +302,10 @@ class PostgresStorage(DatasetStorage):
         where = self._where(table, selection, params)
         limit = "" if selection.limit is None else f" LIMIT {int(selection.limit)}"
         with self._cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {table}{where}", params.values)  # type: ignore[arg-type]
-            total = cur.fetchone()[0]  # type: ignore[index]
+            total = selection.known_total
+            if total is None:
+                cur.execute(f"SELECT count(*) FROM {table}{where}", params.values)  # type: ignore[arg-type]
+                total = cur.fetchone()[0]  # type: ignore[index]
             cur.execute(  # type: ignore[arg-type]
                 f"SELECT {self._select_list(columns)} FROM {table}{where} ORDER BY amigo_id"
                 f"{limit} OFFSET {int(selection.offset)}", params.values)

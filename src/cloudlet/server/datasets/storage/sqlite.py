@@ -340,8 +340,10 @@ class SqliteStorage(DatasetStorage):
         where = self._where(table_name(dataset_id), selection, params)
         table = quote(table_name(dataset_id))
         with self._reading(project_id) as conn:
-            total = conn.execute(f"SELECT count(*) FROM {table}{where}", params.values
-                                 ).fetchone()[0]
+            total = selection.known_total
+            if total is None:
+                total = conn.execute(f"SELECT count(*) FROM {table}{where}", params.values
+                                     ).fetchone()[0]
             sql = (f"{self._select_sql(dataset_id, columns)}{where} ORDER BY amigo_id "
                    f"LIMIT {int(selection.limit or -1)} OFFSET {int(selection.offset)}")
             decode = self._decoder(columns)
