@@ -232,7 +232,8 @@ class ImportService:
                                   geometry_column=plan.geometry_column)
         report = self._progress(job["id"], "rows_done")
         count = self.storage.load(job["project_id"], dataset_id, plan.columns,
-                                  plan.batches(), lambda n: report(before + n))
+                                  plan.batches(), lambda n: report(before + n),
+                                  plan.geometry_column)
         total, bbox = self.storage.summary(job["project_id"], dataset_id, plan.geometry_column)
         with self.db.write() as tx:
             self.datasets._set_summary(tx, dataset_id, total, bbox)

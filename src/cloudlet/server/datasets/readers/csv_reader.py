@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import shapely
 
 from cloudlet.server.datasets.columns import (
@@ -27,7 +28,7 @@ from cloudlet.server.datasets.columns import (
     sql_name,
     unique_names,
 )
-from cloudlet.server.datasets.ids import new_amigo_id
+from cloudlet.server.datasets.ids import new_amigo_ids
 from cloudlet.server.datasets.readers.plan import (
     BATCH,
     BadFile,
@@ -83,9 +84,17 @@ def _kind(value: str) -> str:
         return "text"
 
 
+_FITS = {"integer": lambda v: _INT.fullmatch(v) is not None,
+         "real": lambda v: _REAL.fullmatch(v) is not None or _INT.fullmatch(v) is not None,
+         "boolean": lambda v: v.lower() in ("true", "false")}
+
+
 def _widen(current: str, value: str) -> str:
     if current == "text":
         return current
+    fits = _FITS.get(current)
+    if fits is not None and fits(value) and not _LEADING_ZERO.fullmatch(value):
+        return current  # the common case: one more value of the column's type
     found = _kind(value)
     if current == "empty" or found == current:
         return found
@@ -202,27 +211,40 @@ def scan_csv(path: Path, filename: str, name: str, progress: Progress | None = N
         geometry_column = primary_geometry_name(set(data_names))
         columns.append(Column(geometry_column, "geometry", "point"))
 
+    def finish(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Ids and lat/lon points for a whole batch at once."""
+        if id_index is None:
+            for out, amigo_id in zip(batch, new_amigo_ids(len(batch)), strict=True):
+                out["amigo_id"] = amigo_id
+        if point:
+            la_name, lo_name = data_names[lat], data_names[lon]  # type: ignore[index]
+            lats = np.array([r[la_name] for r in batch], dtype=float)
+            lons = np.array([r[lo_name] for r in batch], dtype=float)
+            points = shapely.points(lons, lats)
+            points[np.isnan(lats)] = None
+            for out, geom in zip(batch, points.tolist(), strict=True):
+                out[geometry_column] = geom  # type: ignore[index]
+        return batch
+
     def read(progress: Progress | None) -> Iterator[list[dict[str, Any]]]:
         converters = [_converter(c) for c in columns[: len(data_index)]]
+        pairs = list(zip(data_index, data_names, converters, strict=True))
         batch: list[dict[str, Any]] = []
         rows = records(progress)
         next(rows)
         for _line, row in rows:
-            out: dict[str, Any] = {
-                "amigo_id": row[id_index].strip() if id_index is not None else new_amigo_id()}
-            for j, i in enumerate(data_index):
+            out: dict[str, Any] = {}
+            if id_index is not None:
+                out["amigo_id"] = row[id_index].strip()
+            for i, name, convert in pairs:
                 value = row[i]
-                out[data_names[j]] = None if value == "" else converters[j](value)
-            if point:
-                la, lo = out[data_names[lat]], out[data_names[lon]]  # type: ignore[index]
-                out[geometry_column] = (None if la is None  # type: ignore[index]
-                                        else shapely.Point(lo, la))
+                out[name] = None if value == "" else convert(value)
             batch.append(out)
             if len(batch) >= BATCH:
-                yield batch
+                yield finish(batch)
                 batch = []
         if batch:
-            yield batch
+            yield finish(batch)
 
     return Plan(name=name, filename=filename, format="csv", columns=columns,
                 geometry_column=geometry_column, count=count, read=read)

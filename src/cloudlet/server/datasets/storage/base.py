@@ -85,10 +85,11 @@ class DatasetStorage(abc.ABC):
 
     @abc.abstractmethod
     def load(self, project_id: int, dataset_id: int, columns: list[Column],
-             batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None
-             ) -> int:
-        """Bulk-insert rows into a table made for this load; returns the count. On any
-        error the table is dropped (the caller's catalogue row never becomes visible)."""
+             batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None,
+             geometry_column: str | None = None) -> int:
+        """Bulk-insert rows into a table made for this load (with this primary geometry);
+        returns the count. Nothing else writes to the table meanwhile. On any error the
+        table is dropped (the caller's catalogue row never becomes visible)."""
 
     @abc.abstractmethod
     def insert(self, project_id: int, dataset_id: int, columns: list[Column],

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import psycopg
 import shapely
 from psycopg.types.json import Jsonb
@@ -148,7 +149,7 @@ class PostgresStorage(DatasetStorage):
         if column.type == "json":
             return Jsonb(value)
         if column.type == "geometry":
-            return shapely.to_wkb(value)
+            return None if value.is_empty else shapely.to_wkb(value)
         return value
 
     def _marks(self, columns: list[Column]) -> str:
@@ -189,27 +190,26 @@ class PostgresStorage(DatasetStorage):
     # --- rows ------------------------------------------------------------------------------
 
     def load(self, project_id: int, dataset_id: int, columns: list[Column],
-             batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None
-             ) -> int:
-        geoms = [c.type == "geometry" for c in columns]
-        jsons = [c.type == "json" for c in columns]
+             batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None,
+             geometry_column: str | None = None) -> int:
         sql = f"COPY {self._t(project_id, dataset_id)} ({self._names(columns)}) FROM STDIN"
         done = 0
         try:
             with self._cursor() as cur, cur.copy(sql) as copy:  # type: ignore[arg-type]
                 for batch in batches:
-                    for row in batch:
-                        values: list[Any] = [row["amigo_id"]]
-                        for c, is_geom, is_json in zip(columns, geoms, jsons, strict=True):
-                            value = row.get(c.name)
-                            if value is not None:
-                                if is_geom:
-                                    value = shapely.to_wkb(shapely.set_srid(value, SRID),
-                                                           hex=True, include_srid=True)
-                                elif is_json:
-                                    value = Jsonb(value)
-                            values.append(value)
-                        copy.write_row(values)
+                    values: list[list[Any]] = [[r["amigo_id"] for r in batch]]
+                    for c in columns:
+                        raw = [r.get(c.name) for r in batch]
+                        if c.type == "geometry":  # hex EWKB with the SRID, a batch at once
+                            geoms = np.array(raw, dtype=object)
+                            geoms[shapely.is_empty(geoms)] = None
+                            geoms = shapely.set_srid(geoms, SRID)
+                            raw = shapely.to_wkb(geoms, hex=True, include_srid=True).tolist()
+                        elif c.type == "json":
+                            raw = [None if v is None else Jsonb(v) for v in raw]
+                        values.append(raw)
+                    for row in zip(*values, strict=True):
+                        copy.write_row(row)
                     done += len(batch)
                     if progress:
                         progress(done)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import shapely
 
@@ -33,7 +34,6 @@ from cloudlet.server.datasets.storage.base import (
 
 SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "boolean": "INTEGER",
              "timestamp": "TEXT", "json": "TEXT", "geometry": "BLOB"}
-LOAD_BATCH = 20_000
 
 
 def _bound(blob: bytes | None, which: int) -> float | None:
@@ -148,11 +148,16 @@ class SqliteStorage(DatasetStorage):
                 self._rtree(conn, table, geometry_column)
 
     def _rtree(self, conn: sqlite3.Connection, table: str, geom: str) -> None:
-        rtree, g = quote(f"_rtree_{table}"), quote(geom)
+        rtree = quote(f"_rtree_{table}")
         conn.execute(f"CREATE VIRTUAL TABLE {rtree} USING rtree(id, min_x, max_x, min_y, max_y)")
+        for trigger in self._triggers(table, geom):  # not executescript: it would commit
+            conn.execute(trigger)
+
+    def _triggers(self, table: str, geom: str) -> list[str]:
+        """Keep the R*Tree current on insert, update and delete (the insert one first)."""
+        rtree, g, t = quote(f"_rtree_{table}"), quote(geom), quote(table)
         bounds = ", ".join(f"cloudlet_bound(NEW.{g}, {i})" for i in (0, 2, 1, 3))
-        t = quote(table)
-        for trigger in (
+        return [
             f"""CREATE TRIGGER {quote(f"_{table}_rtree_ins")} AFTER INSERT ON {t}
                 WHEN NEW.{g} IS NOT NULL BEGIN
                   INSERT INTO {rtree} VALUES (NEW.rowid, {bounds});
@@ -164,8 +169,7 @@ class SqliteStorage(DatasetStorage):
             f"""CREATE TRIGGER {quote(f"_{table}_rtree_del")} AFTER DELETE ON {t} BEGIN
                   DELETE FROM {rtree} WHERE id = OLD.rowid;
                 END""",
-        ):  # one by one: executescript would commit the open transaction
-            conn.execute(trigger)
+        ]
 
     def drop_table(self, project_id: int, dataset_id: int) -> None:
         if not self.path(project_id).exists():
@@ -196,7 +200,7 @@ class SqliteStorage(DatasetStorage):
         if kind == "json":
             return orjson.dumps(value).decode()
         if kind == "geometry":
-            return shapely.to_wkb(value)
+            return None if value.is_empty else shapely.to_wkb(value)
         return value
 
     def _decoder(self, columns: list[Column]) -> Any:
@@ -235,32 +239,60 @@ class SqliteStorage(DatasetStorage):
     # --- rows ------------------------------------------------------------------------------
 
     def load(self, project_id: int, dataset_id: int, columns: list[Column],
-             batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None
-             ) -> int:
-        sql = self._insert_sql(dataset_id, columns)
+             batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None,
+             geometry_column: str | None = None) -> int:
+        """Rows get explicit rowids, so the R*Tree is filled from bounds computed a batch at
+        a time, with the insert trigger held off until the load is done (nobody else
+        writes to a table that is still being imported)."""
+        table = table_name(dataset_id)
+        names = ", ".join(["rowid", "amigo_id", *(quote(c.name) for c in columns)])
+        sql = (f"INSERT INTO {quote(table)} ({names}) "
+               f"VALUES ({', '.join('?' * (len(columns) + 2))})")
+        rtree = f"INSERT INTO {quote('_rtree_' + table)} VALUES (?, ?, ?, ?, ?)"
         done = 0
         try:
-            pending: list[tuple[Any, ...]] = []
+            if geometry_column:
+                with self._writing(project_id) as conn:
+                    conn.execute(f"DROP TRIGGER {quote(f'_{table}_rtree_ins')}")
             for batch in batches:
-                pending.extend(self._row_values(columns, r) for r in batch)
-                if len(pending) >= LOAD_BATCH:
-                    done += self._load_batch(project_id, sql, pending)
-                    pending = []
-                    if progress:
-                        progress(done)
-            if pending:
-                done += self._load_batch(project_id, sql, pending)
-            if progress:
-                progress(done)
+                rows, boxes = self._encode_batch(columns, batch, done + 1, geometry_column)
+                with self._writing(project_id) as conn:
+                    conn.executemany(sql, rows)
+                    if boxes:
+                        conn.executemany(rtree, boxes)
+                done += len(rows)
+                if progress:
+                    progress(done)
+            if geometry_column:
+                with self._writing(project_id) as conn:
+                    conn.execute(self._triggers(table, geometry_column)[0])
         except BaseException:
             self.drop_table(project_id, dataset_id)
             raise
         return done
 
-    def _load_batch(self, project_id: int, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        with self._writing(project_id) as conn:
-            conn.executemany(sql, rows)
-        return len(rows)
+    def _encode_batch(self, columns: list[Column], batch: list[dict[str, Any]], first: int,
+                      geometry_column: str | None
+                      ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """A batch as insert tuples (geometries encoded all at once) and R*Tree rows."""
+        rowids = range(first, first + len(batch))
+        values: list[list[Any]] = [list(rowids), [r["amigo_id"] for r in batch]]
+        boxes: list[tuple[Any, ...]] = []
+        for c in columns:
+            raw = [r.get(c.name) for r in batch]
+            if c.type == "geometry":
+                geoms = np.array(raw, dtype=object)
+                geoms[shapely.is_empty(geoms)] = None
+                if c.name == geometry_column:
+                    bounds = shapely.bounds(geoms)
+                    boxes = [(rid, b[0], b[2], b[1], b[3]) for rid, b in zip(
+                        rowids, bounds.tolist(), strict=True) if b[0] == b[0]]
+                values.append(shapely.to_wkb(geoms).tolist())
+            elif c.type in ("boolean", "timestamp", "json"):
+                values.append([self.encode(c, v) for v in raw])
+            else:
+                values.append(raw)
+        return list(zip(*values, strict=True)), boxes
 
     def insert(self, project_id: int, dataset_id: int, columns: list[Column],
                rows: list[dict[str, Any]]) -> None:
