@@ -231,13 +231,11 @@ class ImportService:
         self.storage.create_table(job["project_id"], dataset_id, plan.columns,
                                   geometry_column=plan.geometry_column)
         report = self._progress(job["id"], "rows_done")
-        count = self.storage.load(job["project_id"], dataset_id, plan.columns,
-                                  plan.batches(), lambda n: report(before + n),
-                                  plan.geometry_column)
-        total, bbox = self.storage.summary(job["project_id"], dataset_id, plan.geometry_column)
+        count, bbox = self.storage.load(job["project_id"], dataset_id, plan.columns,
+                                        plan.batches(), lambda n: report(before + n),
+                                        plan.geometry_column)
         with self.db.write() as tx:
-            self.datasets._set_summary(tx, dataset_id, total, bbox)
-        assert total == count, (total, count)
+            self.datasets.set_summary(tx, dataset_id, count, bbox)
         return dataset_id
 
     def _undo(self, made: list[tuple[int, int]]) -> None:

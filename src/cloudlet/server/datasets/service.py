@@ -99,7 +99,7 @@ class DatasetService:
         count, bbox = self.storage.summary(dataset["project_id"], dataset_id,
                                            dataset["geometry_column"])
         with self.db.write() as tx:
-            self._set_summary(tx, dataset_id, count, bbox)
+            self.set_summary(tx, dataset_id, count, bbox)
             self._changed(tx, dataset_id, "rows")
 
     # --- catalogue -------------------------------------------------------------------------
@@ -331,10 +331,10 @@ class DatasetService:
                                                   dataset["geometry_column"])
             else:
                 count, box = current.feature_count + delta, _union(box, added)
-            self._set_summary(tx, dataset["id"], count, box)
+            self.set_summary(tx, dataset["id"], count, box)
             self._changed(tx, dataset["id"], change)
 
-    def _set_summary(self, tx: Tx, dataset_id: int, count: int, box: BBox | None) -> None:
+    def set_summary(self, tx: Tx, dataset_id: int, count: int, box: BBox | None) -> None:
         minx, miny, maxx, maxy = box if box is not None else (None, None, None, None)
         tx.execute(update(datasets).where(datasets.c.id == dataset_id).values(
             feature_count=count, min_x=minx, min_y=miny, max_x=maxx, max_y=maxy,
@@ -392,7 +392,7 @@ class DatasetService:
         data = [{k: wire.value_json(v) for k, v in row.items() if k != "location"}
                 for row in stored]
         with self.db.write() as tx:
-            self._set_summary(tx, dataset_id, count, box)
+            self.set_summary(tx, dataset_id, count, box)
             self.events.publish_after(tx, f"dataset:{dataset_id}", "realtime",
                                       {"dataset_id": dataset_id, "data": data})
         return data

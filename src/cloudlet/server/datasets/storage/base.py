@@ -23,6 +23,20 @@ def schema_name(project_id: int) -> str:
     return f"project_{int(project_id)}"
 
 
+def extent(box: BBox | None, bounds: Any) -> BBox | None:
+    """`box` grown by an (n, 4) array of geometry bounds (NaN rows: no geometry)."""
+    import numpy as np
+
+    if len(bounds) == 0 or np.isnan(bounds[:, 0]).all():
+        return box
+    found = (float(np.nanmin(bounds[:, 0])), float(np.nanmin(bounds[:, 1])),
+             float(np.nanmax(bounds[:, 2])), float(np.nanmax(bounds[:, 3])))
+    if box is None:
+        return found
+    return (min(box[0], found[0]), min(box[1], found[1]), max(box[2], found[2]),
+            max(box[3], found[3]))
+
+
 def quote(name: str) -> str:
     """Names are checked to be [a-z0-9_] before they get here; quoting keeps keywords safe."""
     assert '"' not in name
@@ -86,10 +100,10 @@ class DatasetStorage(abc.ABC):
     @abc.abstractmethod
     def load(self, project_id: int, dataset_id: int, columns: list[Column],
              batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None,
-             geometry_column: str | None = None) -> int:
+             geometry_column: str | None = None) -> tuple[int, BBox | None]:
         """Bulk-insert rows into a table made for this load (with this primary geometry);
-        returns the count. Nothing else writes to the table meanwhile. On any error the
-        table is dropped (the caller's catalogue row never becomes visible)."""
+        returns the count and the extent. Nothing else writes to the table meanwhile. On
+        any error the table is dropped (the caller's catalogue row never becomes visible)."""
 
     @abc.abstractmethod
     def insert(self, project_id: int, dataset_id: int, columns: list[Column],

@@ -25,6 +25,7 @@ from cloudlet.server.datasets.storage.base import (
     Params,
     Progress,
     Selection,
+    extent,
     quote,
     schema_name,
     table_name,
@@ -191,9 +192,10 @@ class PostgresStorage(DatasetStorage):
 
     def load(self, project_id: int, dataset_id: int, columns: list[Column],
              batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None,
-             geometry_column: str | None = None) -> int:
+             geometry_column: str | None = None) -> tuple[int, BBox | None]:
         sql = f"COPY {self._t(project_id, dataset_id)} ({self._names(columns)}) FROM STDIN"
         done = 0
+        box: BBox | None = None
         try:
             with self._cursor() as cur, cur.copy(sql) as copy:  # type: ignore[arg-type]
                 for batch in batches:
@@ -203,6 +205,8 @@ class PostgresStorage(DatasetStorage):
                         if c.type == "geometry":  # hex EWKB with the SRID, a batch at once
                             geoms = np.array(raw, dtype=object)
                             geoms[shapely.is_empty(geoms)] = None
+                            if c.name == geometry_column:
+                                box = extent(box, shapely.bounds(geoms))
                             geoms = shapely.set_srid(geoms, SRID)
                             raw = shapely.to_wkb(geoms, hex=True, include_srid=True).tolist()
                         elif c.type == "json":
@@ -216,7 +220,7 @@ class PostgresStorage(DatasetStorage):
         except BaseException:
             self.drop_table(project_id, dataset_id)
             raise
-        return done
+        return done, box
 
     def insert(self, project_id: int, dataset_id: int, columns: list[Column],
                rows: list[dict[str, Any]]) -> None:

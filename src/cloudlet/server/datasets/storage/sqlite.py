@@ -28,6 +28,7 @@ from cloudlet.server.datasets.storage.base import (
     Params,
     Progress,
     Selection,
+    extent,
     quote,
     table_name,
 )
@@ -240,7 +241,7 @@ class SqliteStorage(DatasetStorage):
 
     def load(self, project_id: int, dataset_id: int, columns: list[Column],
              batches: Iterable[list[dict[str, Any]]], progress: Progress | None = None,
-             geometry_column: str | None = None) -> int:
+             geometry_column: str | None = None) -> tuple[int, BBox | None]:
         """Rows get explicit rowids, so the R*Tree is filled from bounds computed a batch at
         a time, with the insert trigger held off until the load is done (nobody else
         writes to a table that is still being imported)."""
@@ -250,12 +251,16 @@ class SqliteStorage(DatasetStorage):
                f"VALUES ({', '.join('?' * (len(columns) + 2))})")
         rtree = f"INSERT INTO {quote('_rtree_' + table)} VALUES (?, ?, ?, ?, ?)"
         done = 0
+        box: BBox | None = None
         try:
             if geometry_column:
                 with self._writing(project_id) as conn:
                     conn.execute(f"DROP TRIGGER {quote(f'_{table}_rtree_ins')}")
             for batch in batches:
-                rows, boxes = self._encode_batch(columns, batch, done + 1, geometry_column)
+                rows, boxes, bounds = self._encode_batch(columns, batch, done + 1,
+                                                         geometry_column)
+                if bounds is not None:
+                    box = extent(box, bounds)
                 with self._writing(project_id) as conn:
                     conn.executemany(sql, rows)
                     if boxes:
@@ -269,15 +274,17 @@ class SqliteStorage(DatasetStorage):
         except BaseException:
             self.drop_table(project_id, dataset_id)
             raise
-        return done
+        return done, box
 
     def _encode_batch(self, columns: list[Column], batch: list[dict[str, Any]], first: int,
                       geometry_column: str | None
-                      ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """A batch as insert tuples (geometries encoded all at once) and R*Tree rows."""
+                      ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Any]:
+        """A batch as insert tuples (geometries encoded all at once), R*Tree rows, and the
+        primary geometries' bounds."""
         rowids = range(first, first + len(batch))
         values: list[list[Any]] = [list(rowids), [r["amigo_id"] for r in batch]]
         boxes: list[tuple[Any, ...]] = []
+        bounds = None
         for c in columns:
             raw = [r.get(c.name) for r in batch]
             if c.type == "geometry":
@@ -292,7 +299,7 @@ class SqliteStorage(DatasetStorage):
                 values.append([self.encode(c, v) for v in raw])
             else:
                 values.append(raw)
-        return list(zip(*values, strict=True)), boxes
+        return list(zip(*values, strict=True)), boxes, bounds
 
     def insert(self, project_id: int, dataset_id: int, columns: list[Column],
                rows: list[dict[str, Any]]) -> None:
@@ -402,12 +409,25 @@ class SqliteStorage(DatasetStorage):
             count = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
             if not geometry_column:
                 return count, None
-            g = quote(geometry_column)
-            row = conn.execute(
-                f"SELECT min(cloudlet_bound({g}, 0)), min(cloudlet_bound({g}, 1)), "
-                f"max(cloudlet_bound({g}, 2)), max(cloudlet_bound({g}, 3)) "
-                f"FROM {quote(table)} WHERE {g} IS NOT NULL").fetchone()
-        return count, (None if row[0] is None else tuple(row))  # type: ignore[return-value]
+            rtree, g = quote(f"_rtree_{table}"), quote(geometry_column)
+            rough = conn.execute(f"SELECT min(min_x), min(min_y), max(max_x), max(max_y) "
+                                 f"FROM {rtree}").fetchone()
+            if rough[0] is None:
+                return count, None
+            # the R*Tree's float32 boxes find the few rows near each edge; their exact
+            # bounds give the extent without decoding every geometry
+            exact = []
+            for i, (column, agg, side) in enumerate((("min_x", "min", "<="),
+                                                     ("min_y", "min", "<="),
+                                                     ("max_x", "max", ">="),
+                                                     ("max_y", "max", ">="))):
+                margin = abs(rough[i]) * 1e-6 + 1e-6
+                near = rough[i] + margin if side == "<=" else rough[i] - margin
+                exact.append(conn.execute(
+                    f"SELECT {agg}(cloudlet_bound({g}, {i})) FROM {quote(table)} WHERE rowid "
+                    f"IN (SELECT id FROM {rtree} WHERE {column} {side} ?)", (near,)
+                ).fetchone()[0])
+        return count, (exact[0], exact[1], exact[2], exact[3])
 
     def _contains(self, col: str) -> str:
         return "instr"
