@@ -55,6 +55,29 @@ def test_empty_dataset_with_a_schema(user: TestUser) -> None:
         assert changed["name"] == "places"
 
 
+def test_adding_columns(user: TestUser) -> None:
+    p = user.home_project["id"]
+    with user.client() as c:
+        ds = _dataset(c, p, [{"name": "name", "type": "text"}])
+        base = f"/projects/{p}/datasets/{ds['id']}"
+        c.post(f"{base}/rows", json={"name": "old"}).raise_for_status()
+        changed = c.patch(base, json={"add_columns": [
+            {"name": "depth", "type": "real"},
+            {"name": "spot", "type": "geometry", "geometry_type": "point"}]})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["geometry_column"] == "spot"
+        assert [col["name"] for col in changed.json()["columns"]] == [
+            "amigo_id", "name", "depth", "spot"]
+        assert c.get(f"{base}/rows").json()["results"][0]["depth"] is None
+        c.post(f"{base}/rows", json={"name": "new", "depth": 2.5, "spot": "POINT (1 2)"}
+               ).raise_for_status()
+        assert [r["name"] for r in c.get(f"{base}/rows", params={"bbox": "0,0,3,3"}).json()[
+            "results"]] == ["new"]
+        assert c.get(base).json()["bbox"] == [1, 2, 1, 2]
+        again = c.patch(base, json={"add_columns": [{"name": "depth", "type": "text"}]})
+        assert again.status_code == 400 and "already has" in again.json()["detail"]
+
+
 def test_row_crud_and_summary(user: TestUser) -> None:
     p = user.home_project["id"]
     with user.client() as c:

@@ -171,9 +171,11 @@ class _DatasetCalls(_Resource[J, N, C]):
         return self._post(_base(project), body)
 
     def update(self, project: ProjectRef, dataset: int, *, name: str | None = None,
-               description: str | None = None) -> J:
+               description: str | None = None, add_columns: list[JSON] | None = None) -> J:
+        """Rename, describe, or add columns (null in the rows already there)."""
         return self._patch(f"{_base(project)}/{int(dataset)}",
-                           _given(name=name, description=description))
+                           _given(name=name, description=description,
+                                  add_columns=add_columns))
 
     def delete(self, project: ProjectRef, dataset: int) -> N:
         """Delete a dataset and its table."""

@@ -72,8 +72,8 @@ def unique_names(raws: list[str], taken: set[str] | None = None) -> list[str]:
     return names
 
 
-def check_columns(raw: list[dict[str, Any]], *, reserved: tuple[str, ...] = RESERVED
-                  ) -> list[Column]:
+def check_columns(raw: list[dict[str, Any]], *, reserved: tuple[str, ...] = RESERVED,
+                  existing: tuple[str, ...] = ()) -> list[Column]:
     """Columns as a caller declared them: valid names and types, no duplicates."""
     columns: list[Column] = []
     seen: set[str] = set()
@@ -84,6 +84,8 @@ def check_columns(raw: list[dict[str, Any]], *, reserved: tuple[str, ...] = RESE
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise Invalid(f"{where}: column name {name!r} must be 1-63 lowercase letters, "
                           "digits or _, not starting with a digit.")
+        if name in existing:
+            raise Invalid(f"{where}: the dataset already has a column {name!r}.")
         if name in reserved or name in seen:
             raise Invalid(f"{where}: column name {name!r} is "
                           + ("reserved." if name in reserved else "used twice."))

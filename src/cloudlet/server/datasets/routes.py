@@ -53,6 +53,9 @@ class DatasetCreate(BaseModel):
 class DatasetUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
+    add_columns: list[ColumnSpec] = Field(
+        default_factory=list, max_length=1000,
+        description="New columns, null in existing rows")
 
 
 class DatasetColumn(BaseModel):
@@ -148,7 +151,8 @@ def get_dataset(project: str, dataset: int, caller: Caller, services: Svc) -> di
 def update_dataset(project: str, dataset: int, body: DatasetUpdate, caller: Caller,
                    services: Svc) -> dict[str, Any]:
     return services.datasets.update(caller, project, dataset, name=body.name,
-                                    description=body.description)
+                                    description=body.description,
+                                    add_columns=[c.model_dump() for c in body.add_columns])
 
 
 @router.delete(BASE + "/{dataset}", status_code=204)

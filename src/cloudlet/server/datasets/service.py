@@ -196,7 +196,12 @@ class DatasetService:
             return self._shown(dataset)
 
     def update(self, principal: Principal, project_ref: str, dataset_id: int, *,
-               name: str | None, description: str | None) -> dict[str, Any]:
+               name: str | None, description: str | None,
+               add_columns: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Rename, describe, and add columns (null in existing rows; the first geometry
+        column added to a dataset without one becomes its indexed primary geometry)."""
+        if add_columns:
+            self._add_columns(principal, project_ref, dataset_id, add_columns)
         with self.db.write() as tx:
             self.authorize(tx.conn, principal, project_ref, dataset_id, Level.WRITE)
             values = {k: v for k, v in {"name": name, "description": description}.items()
@@ -208,6 +213,24 @@ class DatasetService:
                                       ).one()._mapping)
             self._announce(tx, dataset, "dataset.changed", change="metadata")
             return self._shown(dataset)
+
+    def _add_columns(self, principal: Principal, project_ref: str, dataset_id: int,
+                     raw: list[dict[str, Any]]) -> None:
+        dataset = self._read(principal, project_ref, dataset_id, Level.WRITE)
+        existing = self.columns_of(dataset)
+        added = check_columns(raw, existing=tuple(c.name for c in existing))
+        geometry = dataset["geometry_column"]
+        for column in added:
+            primary = column.type == "geometry" and geometry is None
+            self.storage.add_column(dataset["project_id"], dataset_id, column,
+                                    primary=primary)
+            if primary:
+                geometry = column.name
+            with self.db.write() as tx:  # one column at a time: the catalogue follows DDL
+                existing.append(column)
+                tx.execute(update(datasets).where(datasets.c.id == dataset_id).values(
+                    columns=[c.wire() for c in existing], geometry_column=geometry,
+                    updated_at=utcnow()))
 
     def delete(self, principal: Principal, project_ref: str, dataset_id: int) -> None:
         with self.db.write() as tx:

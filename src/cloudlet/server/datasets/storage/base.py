@@ -91,6 +91,12 @@ class DatasetStorage(abc.ABC):
                      geometry_column: str | None, unique: tuple[str, ...] = ()) -> None: ...
 
     @abc.abstractmethod
+    def add_column(self, project_id: int, dataset_id: int, column: Column, *,
+                   primary: bool) -> None:
+        """A new column (null in existing rows); `primary`: it becomes the indexed
+        geometry."""
+
+    @abc.abstractmethod
     def drop_table(self, project_id: int, dataset_id: int) -> None: ...
 
     @abc.abstractmethod

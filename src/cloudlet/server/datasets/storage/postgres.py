@@ -134,6 +134,17 @@ class PostgresStorage(DatasetStorage):
                 if attempt == 2:
                     raise
 
+    def add_column(self, project_id: int, dataset_id: int, column: Column, *,
+                   primary: bool) -> None:
+        table = self._t(project_id, dataset_id)
+        with self._cursor() as cur:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} "  # type: ignore[arg-type]
+                        f"{self._sql_type(column)}")
+            if primary:
+                index = quote(f"{table_name(dataset_id)}_{column.name}_gist")
+                cur.execute(  # type: ignore[arg-type]
+                    f"CREATE INDEX {index} ON {table} USING gist ({quote(column.name)})")
+
     def drop_table(self, project_id: int, dataset_id: int) -> None:
         with self._cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {self._t(project_id, dataset_id)}")  # type: ignore[arg-type]

@@ -176,6 +176,15 @@ class SqliteStorage(DatasetStorage):
                 END""",
         ]
 
+    def add_column(self, project_id: int, dataset_id: int, column: Column, *,
+                   primary: bool) -> None:
+        table = table_name(dataset_id)
+        with self._writing(project_id) as conn:
+            conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} "
+                         f"{SQL_TYPES[column.type]}")
+            if primary:
+                self._rtree(conn, table, column.name)
+
     def drop_table(self, project_id: int, dataset_id: int) -> None:
         if not self.path(project_id).exists():
             return
