@@ -111,3 +111,26 @@ def test_dataset_events_and_topic_rights(server: LiveServer, user: TestUser,
 
     refused = asyncio.run(outsider())
     assert refused["op"] == "error" and "dataset" in refused["detail"]
+
+
+def test_import_outcomes_are_announced(server: LiveServer, user: TestUser) -> None:
+    p = user.home_project["id"]
+
+    async def scenario() -> list[dict[str, Any]]:
+        sock = await Socket.open(server, user.token)
+        try:
+            assert (await sock.subscribe(f"user:{user.id}"))["op"] == "subscribed"
+            with user.client() as c:
+                for body, name in ((b"a\n1\n", "good.csv"), (b"a,b\n1\n", "bad.csv")):
+                    await asyncio.to_thread(
+                        c.post, f"/projects/{p}/imports", content=body,
+                        params={"filename": name, "wait": 30},
+                        headers={"content-type": "text/csv"})
+            return await sock.events(2)
+        finally:
+            await sock.close()
+
+    good, bad = asyncio.run(scenario())
+    assert good["event"] == "import.succeeded" and good["data"]["filename"] == "good.csv"
+    assert len(good["data"]["dataset_ids"]) == 1 and good["data"]["project_id"] == p
+    assert bad["event"] == "import.failed" and bad["data"]["error"]["line"] == 2

@@ -150,7 +150,7 @@ class ImportService:
         if job["dataset_ids"]:
             found = conn.execute(select(datasets).where(datasets.c.id.in_(job["dataset_ids"]),
                                                         datasets.c.state == "ready"))
-            made = [self.datasets._shown(dict(r._mapping)) for r in found]
+            made = [self.datasets.shown(dict(r._mapping)) for r in found]
         return {
             "id": job["id"], "project": job["project_id"], "filename": job["filename"],
             "format": job["format"], "state": job["state"], "phase": job["phase"],
@@ -165,6 +165,22 @@ class ImportService:
     def _set(self, job_id: str, **values: Any) -> None:
         with self.db.write() as tx:
             tx.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def _finish(self, job_id: str, event: str, **values: Any) -> None:
+        """The job's last state, and `import.succeeded` / `import.failed` on the project's
+        and the uploader's topics once it is committed."""
+        with self.db.write() as tx:
+            tx.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+            job = tx.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            if job is None:  # the project was deleted meanwhile
+                return
+            data = {"import_id": job_id, "project_id": job.project_id,
+                    "filename": job.filename, "state": job.state,
+                    "dataset_ids": list(job.dataset_ids or []), "error": job.error}
+            events = self.datasets.events
+            events.publish_after(tx, f"project:{job.project_id}", event, data)
+            if job.created_by is not None:
+                events.publish_after(tx, f"user:{job.created_by}", event, data)
 
     def _progress(self, job_id: str, field: str) -> Any:
         last = [0.0]
@@ -203,12 +219,13 @@ class ImportService:
                               dataset_ids=[d for _, d in made])
                 for _, dataset_id in made:
                     self.datasets.publish_ready(dataset_id)
-                self._set(job_id, state="succeeded", phase="done", rows_done=loaded,
-                          finished_at=utcnow())
+                self._finish(job_id, "import.succeeded", state="succeeded", phase="done",
+                             rows_done=loaded, finished_at=utcnow())
         except BaseException as error:
             self._undo(made)
-            self._set(job_id, state="failed", phase="failed", finished_at=utcnow(),
-                      dataset_ids=[], error=self._reason(error, source))
+            self._finish(job_id, "import.failed", state="failed", phase="failed",
+                         finished_at=utcnow(), dataset_ids=[],
+                         error=self._reason(error, source))
             if not isinstance(error, DomainError | Stopping):
                 log.exception("import %s failed", job_id)
             if not isinstance(error, Exception):

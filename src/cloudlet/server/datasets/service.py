@@ -112,11 +112,12 @@ class DatasetService:
             raise NotFound(f"No dataset {dataset_id} in this project.")
         return dict(row._mapping)
 
-    def _shown(self, dataset: dict[str, Any]) -> dict[str, Any]:
+    def shown(self, dataset: dict[str, Any]) -> dict[str, Any]:
+        """A catalogue row as the native API shows it."""
         return wire.dataset_json(dataset, gid_of(dataset["project_id"]))
 
     def summary_event(self, dataset: dict[str, Any]) -> dict[str, Any]:
-        shown = self._shown(dataset)
+        shown = self.shown(dataset)
         return {"dataset_id": dataset["id"], "project_id": dataset["project_id"],
                 **{k: shown[k] for k in ("name", "kind", "table_name", "feature_count",
                                           "bbox")}}
@@ -141,11 +142,11 @@ class DatasetService:
                 query = query.where(func.lower(datasets.c.name).contains(search.lower()))
             total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             rows = conn.execute(query.order_by(datasets.c.id).limit(limit).offset(offset))
-            return total, [self._shown(dict(r._mapping)) for r in rows]
+            return total, [self.shown(dict(r._mapping)) for r in rows]
 
     def get(self, principal: Principal, project_ref: str, dataset_id: int) -> dict[str, Any]:
         with self.db.read() as conn:
-            return self._shown(self.authorize(conn, principal, project_ref, dataset_id,
+            return self.shown(self.authorize(conn, principal, project_ref, dataset_id,
                                               Level.READ)[1])
 
     def new_entry(self, tx: Tx, *, project_id: int, name: str, description: str, kind: str,
@@ -193,7 +194,7 @@ class DatasetService:
             dataset = dict(tx.execute(select(datasets).where(datasets.c.id == dataset_id)
                                       ).one()._mapping)
             self._announce(tx, dataset, "dataset.created")
-            return self._shown(dataset)
+            return self.shown(dataset)
 
     def update(self, principal: Principal, project_ref: str, dataset_id: int, *,
                name: str | None, description: str | None,
@@ -212,7 +213,7 @@ class DatasetService:
             dataset = dict(tx.execute(select(datasets).where(datasets.c.id == dataset_id)
                                       ).one()._mapping)
             self._announce(tx, dataset, "dataset.changed", change="metadata")
-            return self._shown(dataset)
+            return self.shown(dataset)
 
     def _add_columns(self, principal: Principal, project_ref: str, dataset_id: int,
                      raw: list[dict[str, Any]]) -> None:
