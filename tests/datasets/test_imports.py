@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import time
 import zipfile
 from pathlib import Path
@@ -193,7 +194,8 @@ def test_zip_of_several_files(user: TestUser) -> None:
 
 def test_zip_bomb_and_limits_are_refused(launch: object) -> None:
     server: LiveServer = launch(CLOUDLET_DATASET_ZIP_MAX_FILES="5",  # type: ignore[operator]
-                                CLOUDLET_DATASET_MAX_UPLOAD="2000000")
+                                CLOUDLET_DATASET_MAX_UPLOAD="2000000",
+                                CLOUDLET_DATASET_ZIP_MAX_BYTES="1500000")
     from tests.support.accounts import make_user
 
     user = make_user(server)
@@ -208,6 +210,10 @@ def test_zip_bomb_and_limits_are_refused(launch: object) -> None:
         assert answer.status_code == 413 and "6 entries" in answer.json()["detail"]
         answer = upload(c, p, b"a\n" + b"1\n" * 1_100_000, "big.csv")
         assert answer.status_code == 413 and "limit" in answer.json()["detail"]
+        noise = "".join(f"{random.random()}\n" for _ in range(90_000)).encode()  # ~2:1
+        answer = upload(c, p, _zip({"noise.csv": b"a\n" + noise}), "noise.zip")
+        assert answer.status_code == 413, answer.text
+        assert "would unpack to" in answer.json()["detail"]
         assert names(c, p) == []
 
 

@@ -81,17 +81,18 @@ def _members(archive: zipfile.ZipFile, filename: str, limits: ZipLimits) -> list
     infos = archive.infolist()
     if len(infos) > limits.max_files:
         raise TooLarge(f"{filename} has {len(infos)} entries; the limit is {limits.max_files}.")
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_total:
-        raise TooLarge(f"{filename} would unpack to {total} bytes; the limit is "
-                       f"{limits.max_total}.")
-    kept = []
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1 << 20 and ratio > limits.max_ratio:
             raise TooLarge(f"{filename}: {info.filename} compresses {ratio:.0f}:1, more than "
                            f"the {limits.max_ratio:g}:1 allowed; refused as a possible zip "
                            "bomb.")
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_total:
+        raise TooLarge(f"{filename} would unpack to {total} bytes; the limit is "
+                       f"{limits.max_total}.")
+    kept = []
+    for info in infos:
         base = PurePosixPath(info.filename)
         if info.is_dir() or "__MACOSX" in base.parts or base.name.startswith("."):
             continue
