@@ -164,6 +164,13 @@ def test_multipart_and_media_types(user: TestUser) -> None:
         assert answer.json()["datasets"][0]["name"] == "upload"
         assert [col["name"] for col in answer.json()["datasets"][0]["columns"]] == \
             ["amigo_id", "a", "b"]
+        form = b'--XB\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--XB--\r\n'
+        answer = c.post(f"/projects/{p}/imports", content=form,
+                        headers={"content-type": "multipart/form-data; boundary=XB"})
+        assert answer.status_code == 400 and "no file part" in answer.json()["detail"]
+        answer = c.post(f"/projects/{p}/imports", files={"file": ("x.docx", b"zz")})
+        assert answer.status_code == 415
+        assert sorted(names(c, p)) == ["Trees", "upload"]
 
 
 def _zip(files: dict[str, bytes], level: int = zipfile.ZIP_DEFLATED) -> bytes:

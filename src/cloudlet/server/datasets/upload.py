@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -96,75 +97,80 @@ async def spool(request: Request, folder: Path, limit: int, filename: str | None
         raise
 
 
-async def _multipart(request: Request, media: str, fh: object, out: Spooled, limit: int,
+class _Form:
+    """python-multipart callbacks: the first file part goes to `fh`, small text fields are
+    kept, everything else is skipped. Problems are kept to raise between chunks."""
+
+    def __init__(self, fh: IO[bytes], out: Spooled, check: Callable[[str], object]) -> None:
+        self.fh, self.out, self.check = fh, out, check
+        self.headers: dict[bytes, bytes] = {}
+        self.field, self.value = b"", b""
+        self.kind: str | None = None
+        self.values: dict[str, bytearray] = {}
+        self.problems: list[Exception] = []
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {"on_part_begin": self.part_begin, "on_header_field": self.header_field,
+                "on_header_value": self.header_value, "on_header_end": self.header_end,
+                "on_headers_finished": self.headers_finished, "on_part_data": self.part_data}
+
+    def part_begin(self) -> None:
+        self.headers, self.kind = {}, None
+
+    def header_field(self, data: bytes, start: int, end: int) -> None:
+        self.field += data[start:end]
+
+    def header_value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def header_end(self) -> None:
+        self.headers[self.field.lower()] = self.value
+        self.field, self.value = b"", b""
+
+    def headers_finished(self) -> None:
+        disposition = self.headers.get(b"content-disposition", b"").decode("utf-8", "replace")
+        _, options = parse_options_header(disposition)
+        name = options.get(b"name", b"").decode()
+        self.kind = None
+        if b"filename" in options and name in FILE_FIELDS and self.out.filename is None:
+            self.out.filename = _filename_of(disposition) or "upload"
+            try:
+                self.check(self.out.filename)
+            except Exception as error:
+                self.problems.append(error)
+            self.kind = "file"
+        elif name in TEXT_FIELDS:
+            self.kind = name
+            self.values[name] = bytearray()
+
+    def part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.kind == "file" and not self.problems:
+            self.fh.write(data[start:end])
+            self.out.size += end - start
+        elif self.kind in self.values:
+            if len(self.values[self.kind]) + end - start > 10_000:
+                self.problems.append(Invalid(f"The form field {self.kind!r} is too long."))
+            else:
+                self.values[self.kind] += data[start:end]
+
+
+async def _multipart(request: Request, media: str, fh: IO[bytes], out: Spooled, limit: int,
                      check: Callable[[str], object]) -> None:
     _, options = parse_options_header(media)
     boundary = options.get(b"boundary")
     if not boundary:
         raise Invalid("multipart/form-data without a boundary.")
-    state: dict[str, object] = {"headers": {}, "field": b"", "value": b"", "kind": None}
-    values: dict[str, bytearray] = {}
-    problems: list[Exception] = []
-    write = fh.write  # type: ignore[attr-defined]
-
-    def on_part_begin() -> None:
-        state["headers"], state["kind"] = {}, None
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] = bytes(state["field"]) + data[start:end]  # type: ignore[arg-type]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["value"] = bytes(state["value"]) + data[start:end]  # type: ignore[arg-type]
-
-    def on_header_end() -> None:
-        headers = state["headers"]
-        assert isinstance(headers, dict)
-        headers[bytes(state["field"]).lower()] = bytes(state["value"])  # type: ignore[arg-type]
-        state["field"], state["value"] = b"", b""
-
-    def on_headers_finished() -> None:
-        headers = state["headers"]
-        assert isinstance(headers, dict)
-        disposition = headers.get(b"content-disposition", b"").decode("utf-8", "replace")
-        _, opts = parse_options_header(disposition)
-        name = opts.get(b"name", b"").decode()
-        if b"filename" in opts and name in FILE_FIELDS and out.filename is None:
-            out.filename = _filename_of(disposition) or "upload"
-            try:
-                check(out.filename)
-            except Exception as error:
-                problems.append(error)
-            state["kind"] = "file"
-        elif name in TEXT_FIELDS:
-            state["kind"] = name
-            values[name] = bytearray()
-        else:
-            state["kind"] = None
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        kind = state["kind"]
-        if kind == "file" and not problems:
-            write(data[start:end])
-            out.size += end - start
-        elif isinstance(kind, str) and kind in values:
-            if len(values[kind]) + end - start > 10_000:
-                problems.append(Invalid(f"The form field {kind!r} is too long."))
-            else:
-                values[kind] += data[start:end]
-
-    parser = MultipartParser(boundary, {  # type: ignore[arg-type]
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data})
+    form = _Form(fh, out, check)
+    parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in _chunks(request, limit):
             parser.write(chunk)
-            if problems:
-                raise problems[0]
+            if form.problems:
+                raise form.problems[0]
         parser.finalize()
     except MultipartParseError as error:
         raise Invalid(f"The multipart body is malformed: {error}.") from None
     if out.filename is None:
         raise Invalid(f"The form has no file part; send the file as one of: "
                       f"{', '.join(FILE_FIELDS)}.")
-    out.fields = {k: v.decode("utf-8", "replace") for k, v in values.items()}
+    out.fields = {k: v.decode("utf-8", "replace") for k, v in form.values.items()}
