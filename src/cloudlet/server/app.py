@@ -21,6 +21,7 @@ from cloudlet.server.orgs.routes import router as orgs_router
 from cloudlet.server.projects.routes import router as projects_router
 from cloudlet.server.services import Services
 from cloudlet.server.settings import Settings
+from cloudlet.server.sql.routes import router as sql_router
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -55,6 +56,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(orgs_router)
     router.include_router(projects_router)
     router.include_router(events_router)
+    router.include_router(sql_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
     return router
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.events.bus.start()
         yield
         await services.events.bus.close()
+        services.sql.engine.close()
         db.dispose()
 
     app = FastAPI(

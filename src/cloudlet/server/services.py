@@ -17,6 +17,9 @@ from cloudlet.server.events.topics import TopicRegistry, user_topic
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
+from cloudlet.server.sql.engine import SqlEngine
+from cloudlet.server.sql.limits import Limits
+from cloudlet.server.sql.service import SqlService
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Services:
     accounts: AccountService
     idempotency: IdempotencyStore
     events: EventService
+    sql: SqlService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -63,6 +67,11 @@ class Services:
             session_ttl=settings.session_ttl,
             registration_open=settings.registration_open,
         )
+        sql = SqlService(db, projects, SqlEngine(db, Limits(
+            timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
+            max_bytes=settings.sql_max_bytes, max_length=settings.sql_max_length,
+        ), settings.secret_key))
+        projects.on_delete(sql.drop_project)
         return cls(
             settings=settings,
             db=db,
@@ -72,4 +81,5 @@ class Services:
             accounts=accounts,
             idempotency=IdempotencyStore(db, ttl=settings.idempotency_ttl),
             events=events,
+            sql=sql,
         )

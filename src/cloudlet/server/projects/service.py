@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
@@ -61,6 +62,12 @@ class ProjectService:
         self.orgs = orgs
         self.users = users
         self.events = events
+        self._deleters: list[Callable[[Connection, int], None]] = []
+
+    def on_delete(self, deleter: Callable[[Connection, int], None]) -> None:
+        """Run `deleter(conn, project_id)` inside every project's delete transaction, so what
+        other domains keep for the project (SQL roles, dataset storage) goes with it."""
+        self._deleters.append(deleter)
 
     # --- resolving and authorizing: what every other domain calls ------------------------
 
@@ -247,6 +254,8 @@ class ProjectService:
             if project["is_home"]:
                 raise Conflict("A user's home project can't be deleted.")
             self._announce(tx, project, "project.deleted")
+            for deleter in self._deleters:
+                deleter(tx.conn, project["id"])
             tx.execute(delete(projects).where(projects.c.id == project["id"]))
 
     # --- members ---------------------------------------------------------------------------
