@@ -10,6 +10,7 @@ back into plain EWKB whenever it is stored or shown.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -126,16 +127,22 @@ def is_geometry_bytes(value: bytes) -> bool:
 # --- text the way PostGIS writes it ------------------------------------------------------
 
 def fmt(number: float, decimals: int) -> str:
-    """PostGIS's `lwprint_double`: fixed notation with at most `decimals` decimals, trailing
-    zeros trimmed; exponent notation from 1e15 up."""
+    """PostGIS's `lwprint_double`: the shortest text that reads back as the number, rounded to
+    at most `decimals` decimals, trailing zeros trimmed; exponent notation below 1e-8 and from
+    1e15 up."""
     if math.isnan(number) or math.isinf(number):
         return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
-    if abs(number) >= 1e15:
+    size = abs(number)
+    if size >= 1e15 or 0 < size < 1e-8:
         mantissa, _, exponent = f"{number:.{decimals}e}".partition("e")
         if "." in mantissa:
             mantissa = mantissa.rstrip("0").rstrip(".")
-        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0') or '0'}"
-    text = f"{number:.{decimals}f}"
+        return f"{mantissa}e{exponent}"
+    shortest = decimal.Decimal(repr(number))
+    if -int(shortest.as_tuple().exponent) <= decimals:
+        text = format(shortest, "f")
+    else:
+        text = f"{number:.{decimals}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -159,7 +166,7 @@ def to_wkt(shape: BaseGeometry, decimals: int = 15) -> str:
     """`ST_AsText`: `POINT(1 2)`, `MULTIPOINT((1 2),(3 4))`, `POINT EMPTY`, …"""
     name = _WKT_NAMES[shape.geom_type]
     if shape.has_z and not shape.is_empty and name != "GEOMETRYCOLLECTION":
-        name += " Z"
+        name += " Z "
     if shape.is_empty:
         return f"{name} EMPTY"
     return name + _wkt_body(shape, decimals)

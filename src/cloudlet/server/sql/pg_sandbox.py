@@ -213,8 +213,10 @@ class PgSandbox:
         if conn is None:
             url = self._base_url.set(username=role, password=self._password(role))
             try:
+                # no auto-prepared statements: DISCARD ALL drops them behind psycopg's back
                 conn = psycopg.connect(url.render_as_string(hide_password=False),
-                                       autocommit=True, connect_timeout=10)
+                                       autocommit=True, connect_timeout=10,
+                                       prepare_threshold=None)
             except psycopg.OperationalError as error:
                 log.error("cannot connect as SQL role %s: %s", role, error)
                 raise Invalid("The SQL sandbox could not connect to the database; the server "

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+import numpy
 import shapely
 import shapely.ops
 from geographiclib.geodesic import Geodesic
@@ -331,15 +332,13 @@ def _local_buffer(shape: BaseGeometry, meters: float, options: dict[str, Any]) -
         spot = GEOD.Direct(lat0, lon0, math.degrees(math.atan2(x, y)), math.hypot(x, y))
         return spot["lon2"], spot["lat2"]
 
-    local = shapely.ops.transform(lambda xs, ys, zs=None: _map(forward, xs, ys), shape)
+    local = shapely.transform(shape, lambda xy: _map(forward, xy))
     grown = local.buffer(meters, **options)
-    return shapely.ops.transform(lambda xs, ys, zs=None: _map(backward, xs, ys), grown)
+    return shapely.transform(grown, lambda xy: _map(backward, xy))
 
 
-def _map(fn: Callable[[float, float], tuple[float, float]], xs: Any, ys: Any
-         ) -> tuple[list[float], list[float]]:
-    pairs = [fn(x, y) for x, y in zip(xs, ys, strict=True)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+def _map(fn: Callable[[float, float], tuple[float, float]], xy: Any) -> Any:
+    return numpy.array([fn(float(x), float(y)) for x, y in xy], dtype=float).reshape(-1, 2)
 
 
 def st_buffer(g: Any, distance: Any, param: Any = None) -> bytes | None:
@@ -375,6 +374,23 @@ def st_envelope(g: Any) -> bytes | None:
 def st_centroid(g: Any) -> bytes | None:
     geo = decode(g)
     return None if geo is None else Geo(geo.shape.centroid, geo.srid, geo.geography).encode()
+
+
+# --- casts PostgreSQL does differently from SQLite --------------------------------------------
+
+def to_integer(value: Any) -> int | None:
+    """`::int`: PostgreSQL rounds half to even (SQLite's CAST truncates) and refuses text that
+    is not a whole number (SQLite's CAST reads it as 0)."""
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise GeometryError(f"invalid input syntax for type integer: {value!r}") from None
+    raise GeometryError(f"cannot cast {type(value).__name__} to integer")
 
 
 # --- registration ----------------------------------------------------------------------------
@@ -413,6 +429,7 @@ INTERNAL: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "cloudlet_geometry": (to_geometry, (1, 3)),
     "cloudlet_geography": (to_geography, (1,)),
     "cloudlet_store": (to_stored, (1,)),
+    "cloudlet_integer": (to_integer, (1,)),
 }
 PREDICATES = {"st_intersects", "st_within", "st_contains", "st_dwithin"}
 GEOMETRY_RESULTS = {"st_makepoint", "st_point", "st_setsrid", "st_geomfromtext",
@@ -434,7 +451,7 @@ class FunctionErrors:
             except GeometryError as exc:
                 self.last = str(exc)
                 raise
-            except (TypeError, ValueError, OverflowError) as exc:
+            except Exception as exc:  # shapely/GEOS errors, bad argument types
                 self.last = f"invalid argument: {exc}"
                 raise
 

@@ -115,6 +115,8 @@ def _cast_rewrite(node: exp.Expression) -> exp.Expression:
         args = [node.this] + ([exp.Literal.number(srid), exp.Literal.string(kind)]
                               if params else [])
         return exp.Anonymous(this="cloudlet_geometry", expressions=args)
+    if to.this in (T.INT, T.BIGINT, T.SMALLINT):
+        return exp.Anonymous(this="cloudlet_integer", expressions=[node.this])
     return node
 
 

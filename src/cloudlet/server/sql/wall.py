@@ -141,7 +141,7 @@ def _check_node(node: exp.Expression, root: exp.Expression) -> None:
                       f"not inside another one.")
     if isinstance(node, exp.Cast):
         _check_cast(node)
-    elif isinstance(node, exp.Func) and not isinstance(node, exp.Case | exp.If | exp.Exists):
+    elif isinstance(node, exp.Func) and not isinstance(node, NODES):
         name = function_name(node)
         if name not in FUNCTIONS:
             raise Refused(f"The function {name}() is not allowed in Cloudlet SQL.")
