@@ -11,6 +11,7 @@ from cloudlet.cli.listen import listen
 from cloudlet.cli.orgs import orgs_app
 from cloudlet.cli.projects import projects_app
 from cloudlet.cli.session import login, logout, profiles_app, whoami
+from cloudlet.cli.sql import sql
 from cloudlet.cli.tokens import tokens_app
 
 app = typer.Typer(
@@ -31,3 +32,4 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(tokens_app, name="tokens")
 app.command("api")(api)
 app.command("listen")(listen)
+app.command("sql")(sql)

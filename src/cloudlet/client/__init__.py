@@ -28,6 +28,7 @@ from cloudlet.client.errors import (
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
+from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
 from cloudlet.client.sync_client import Client
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "AsyncClient",
     "AsyncCursor",
     "AsyncEvents",
+    "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
     "Client",
@@ -54,6 +56,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SqlCursor",
     "Stream",
     "SubscriptionRefused",
     "Timeout",

@@ -43,7 +43,9 @@ class SqlEngine:
         checked = check(query, tables=project.tables.keys(), allow_writes=allow_writes,
                         max_length=self.limits.max_length)
         targets = transpile.projections(checked.tree)
-        stars = any(isinstance(t, exp.Star) or isinstance(t.this, exp.Star) for t in targets)
+        stars = any(isinstance(t, exp.Star) or (isinstance(t, exp.Column)
+                                                  and isinstance(t.this, exp.Star))
+                    for t in targets)
         hints = [] if stars else [expression_kind(t) for t in targets]
         rows = self._execute(project, checked, limit, offset)
         columns, data = answer_rows(rows, hints, geometry_format)

@@ -100,7 +100,7 @@ class SqliteSandbox:
         deadline = self.limits.deadline()
         try:
             register(conn, errors)
-            conn.execute("PRAGMA busy_timeout = %d" % int(self.limits.timeout * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {int(self.limits.timeout * 1000)}")
             conn.execute("BEGIN IMMEDIATE")
             self._guard(conn, tables, ctes, target, deadline)
             result = self._fetch(conn, sql, errors, deadline)
