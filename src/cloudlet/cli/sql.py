@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from itertools import islice
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from cloudlet.cli.context import connect
 from cloudlet.cli.output import note, print_json, print_table
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
