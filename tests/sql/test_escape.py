@@ -43,6 +43,7 @@ ATTEMPTS: list[tuple[str, str]] = [
     ("pg_sleep", "SELECT pg_sleep(30)"),
     ("version", "SELECT version()"),
     ("current_user", "SELECT current_user"),
+    ("user as a bare word", "SELECT user, session_user, current_schema"),
     ("regclass cast", "SELECT 'users'::regclass"),
     ("COPY TO PROGRAM", "COPY (SELECT 1) TO PROGRAM 'id > /tmp/cloudlet-pwned'"),
     ("COPY FROM file", "COPY dataset_11 FROM '/etc/passwd'"),

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Collection
 from pathlib import Path
+from urllib.parse import quote
 
 from cloudlet.server.core.errors import Invalid
 from cloudlet.server.sql.limits import Limits, size_of, timed_out, too_many_bytes, too_many_rows
@@ -60,7 +61,8 @@ class SqliteSandbox:
             conn = sqlite3.connect(":memory:", isolation_level=None)
         else:
             mode = "rw" if write else "ro"
-            conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, isolation_level=None,
+            conn = sqlite3.connect(f"file:{quote(str(path))}?mode={mode}", uri=True,
+                                   isolation_level=None,
                                    timeout=self.limits.timeout)
         for category, value in _LIMITS.items():
             conn.setlimit(category, value)

@@ -45,6 +45,9 @@ NODES: tuple[type[exp.Expression], ...] = (
     exp.Filter, exp.DataType, exp.DataTypeParam, exp.Var, exp.If, exp.Case, exp.Cast,
     exp.Exists, exp.Update, exp.Insert, exp.Delete, exp.Schema, exp.Returning,
 )
+# bare words PostgreSQL evaluates as functions (`SELECT user`); a column by that name is quoted
+SQL_VALUE_WORDS = frozenset({"user", "current_user", "session_user", "current_role",
+                             "current_schema", "current_catalog", "system_user"})
 READS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 WRITES = (exp.Insert, exp.Update, exp.Delete)
 _LEADING_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
@@ -146,6 +149,12 @@ def _check_node(node: exp.Expression, root: exp.Expression) -> None:
         if name not in FUNCTIONS:
             raise Refused(f"The function {name}() is not allowed in Cloudlet SQL.")
         return
+    if isinstance(node, exp.Var) and not isinstance(node.parent, exp.DataTypeParam):
+        raise Refused(f"The keyword {node.name} is not allowed here.")
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) \
+            and not node.this.quoted and node.this.this.lower() in SQL_VALUE_WORDS:
+        raise Refused(f"{node.this.this} is not allowed in Cloudlet SQL (quote a column of "
+                      f"that name: \"{node.this.this}\").")
     if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
         raise Refused(f"Qualified names such as {render(node, 'postgres')} are not allowed; "
                       f"name columns as table.column.")
