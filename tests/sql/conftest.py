@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import shapely
 from shapely.geometry import Point
 
 from cloudlet.server.core import migrate
@@ -57,7 +58,8 @@ class SqlWorld:
     def run(self, query: str, *, post: bool = False, limit: int = 100, offset: int = 0,
             geometry: str = "geojson", project: ProjectTables | None = None) -> Answer:
         return self.engine.run(project or self.a, query, allow_writes=post, limit=limit,
-                               offset=offset, geometry_format=geometry)
+                               offset=offset, geometry_format=geometry,
+                               prepare=register_trigger_functions)
 
     def checksum(self) -> str:
         digest = hashlib.sha256()
@@ -70,9 +72,39 @@ class SqlWorld:
         raise NotImplementedError
 
 
+COLUMNS = {"dataset_11": {"name": "text", "value": "real", "visited": "boolean",
+                          "g": "geometry"},
+           "dataset_12": {"address": "text", "g": "geometry"}, "dataset_21": {"secret": "text"}}
+
+
 def _tables(project_id: int, names: dict[str, dict[str, str]]) -> dict[str, DatasetTable]:
-    return {name: DatasetTable(name, int(name.split("_")[1]), geo) for name, geo in
-            names.items()}
+    return {name: DatasetTable(name, int(name.split("_")[1]), geo, COLUMNS[name])
+            for name, geo in names.items()}
+
+
+def _bound(blob: bytes | None, which: int) -> float | None:
+    return None if blob is None else float(shapely.from_wkb(blob).bounds[which])
+
+
+def register_trigger_functions(conn: sqlite3.Connection) -> None:
+    """What the datasets domain registers for its R*Tree triggers (`prepare_sqlite`)."""
+    conn.execute("SELECT 1")  # a live connection
+    conn.create_function("cloudlet_bound", 2, _bound, deterministic=True)
+
+
+def _rtree(conn: sqlite3.Connection, table: str, geom: str) -> None:
+    """An R*Tree kept by triggers, the way the datasets domain indexes a geometry column."""
+    rtree = f"_rtree_{table}"
+    bounds = ", ".join(f"cloudlet_bound(NEW.{geom}, {i})" for i in (0, 2, 1, 3))
+    conn.execute(f"CREATE VIRTUAL TABLE {rtree} USING rtree(id, min_x, max_x, min_y, max_y)")
+    conn.execute(f"CREATE TRIGGER _{table}_rtree_ins AFTER INSERT ON {table} "
+                 f"WHEN NEW.{geom} IS NOT NULL BEGIN "
+                 f"INSERT INTO {rtree} VALUES (NEW.rowid, {bounds}); END")
+    conn.execute(f"CREATE TRIGGER _{table}_rtree_upd AFTER UPDATE OF {geom} ON {table} BEGIN "
+                 f"DELETE FROM {rtree} WHERE id = OLD.rowid; INSERT INTO {rtree} "
+                 f"SELECT NEW.rowid, {bounds} WHERE NEW.{geom} IS NOT NULL; END")
+    conn.execute(f"CREATE TRIGGER _{table}_rtree_del AFTER DELETE ON {table} BEGIN "
+                 f"DELETE FROM {rtree} WHERE id = OLD.rowid; END")
 
 
 def _ewkb(lon: float | None, lat: float | None) -> bytes | None:
@@ -104,11 +136,15 @@ def sqlite_world(tmp: Path) -> SqliteWorld:
     a_file, b_file = tmp / "datasets-p1.db", tmp / "datasets-p2.db"
     with sqlite3.connect(a_file) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
+        register_trigger_functions(conn)
         conn.execute("CREATE TABLE dataset_11 (amigo_id TEXT PRIMARY KEY, name TEXT, "
-                     "value REAL, g BLOB)")
-        conn.executemany("INSERT INTO dataset_11 VALUES (?, ?, ?, ?)",
-                         [(f"p{i}", n, v, _ewkb(x, y)) for i, (n, x, y, v) in enumerate(PLACES)])
+                     "value REAL, visited INTEGER, g BLOB)")
+        _rtree(conn, "dataset_11", "g")
+        conn.executemany("INSERT INTO dataset_11 VALUES (?, ?, ?, ?, ?)",
+                         [(f"p{i}", n, v, i % 2, _ewkb(x, y))
+                          for i, (n, x, y, v) in enumerate(PLACES)])
         conn.execute("CREATE TABLE dataset_12 (amigo_id TEXT PRIMARY KEY, address TEXT, g BLOB)")
+        _rtree(conn, "dataset_12", "g")
         conn.executemany("INSERT INTO dataset_12 (amigo_id, address) VALUES (?, ?)", ADDRESSES)
     with sqlite3.connect(b_file) as conn:
         conn.execute("CREATE TABLE dataset_21 (amigo_id TEXT PRIMARY KEY, secret TEXT)")
@@ -151,11 +187,12 @@ def postgres_world(url: str) -> PostgresWorld:
         conn.execute("CREATE SCHEMA ds_p1")
         conn.execute("CREATE SCHEMA ds_p2")
         conn.execute("CREATE TABLE ds_p1.dataset_11 (amigo_id text PRIMARY KEY, name text, "
-                     "value float8, g geometry(Point, 4326))")
+                     "value float8, visited boolean, g geometry(Point, 4326))")
         for i, (n, x, y, v) in enumerate(PLACES):
-            conn.execute("INSERT INTO ds_p1.dataset_11 VALUES (%s, %s, %s, "
+            conn.execute("INSERT INTO ds_p1.dataset_11 VALUES (%s, %s, %s, %s, "
                          "CASE WHEN %s::float8 IS NULL THEN NULL ELSE "
-                         "ST_SetSRID(ST_MakePoint(%s, %s), 4326) END)", (f"p{i}", n, v, x, x, y))
+                         "ST_SetSRID(ST_MakePoint(%s, %s), 4326) END)",
+                         (f"p{i}", n, v, bool(i % 2), x, x, y))
         conn.execute("CREATE TABLE ds_p1.dataset_12 (amigo_id text PRIMARY KEY, address text, "
                      "g geometry(Point, 4326))")
         for amigo_id, address in ADDRESSES:

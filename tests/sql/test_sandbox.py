@@ -22,6 +22,9 @@ SQLITE_RAW = [
     "DELETE FROM dataset_11",
     "SELECT 1; DELETE FROM dataset_11",
     "SELECT sqlite_version()",
+    "SELECT * FROM _rtree_dataset_11_node",
+    "SELECT cloudlet_bound(g, 0) FROM dataset_11",
+    "DELETE FROM _rtree_dataset_11",
 ]
 
 
@@ -57,7 +60,9 @@ def test_sqlite_write_reaches_only_its_target(world: SqlWorld) -> None:
     before = sqlite.checksum()
     for raw in ("DELETE FROM dataset_12", "UPDATE dataset_11 SET name = (SELECT sql FROM "
                 "sqlite_master)", "INSERT INTO dataset_11 (amigo_id) SELECT name FROM "
-                "pragma_table_list"):
+                "pragma_table_list", "DELETE FROM _rtree_dataset_12",
+                "UPDATE dataset_11 SET name = (SELECT count(*) FROM _rtree_dataset_12_node)",
+                "UPDATE dataset_11 SET value = cloudlet_bound(g, 0)"):
         with pytest.raises(DomainError):
             sandbox.write(sqlite.a.sqlite_path, tables={"dataset_11"}, ctes=set(),
                           target="dataset_11", sql=raw)

@@ -62,12 +62,13 @@ class ProjectService:
         self.orgs = orgs
         self.users = users
         self.events = events
-        self._deleters: list[Callable[[Connection, int], None]] = []
+        self._delete_hooks: list[Callable[[Tx, dict[str, Any]], None]] = []
 
-    def on_delete(self, deleter: Callable[[Connection, int], None]) -> None:
-        """Run `deleter(conn, project_id)` inside every project's delete transaction, so what
-        other domains keep for the project (SQL roles, dataset storage) goes with it."""
-        self._deleters.append(deleter)
+    def on_delete(self, hook: Callable[[Tx, dict[str, Any]], None]) -> None:
+        """Run `hook(tx, project)` inside the transaction that deletes a project, so other
+        domains remove what they keep outside its rows (dataset schemas, files) without
+        this domain knowing them."""
+        self._delete_hooks.append(hook)
 
     # --- resolving and authorizing: what every other domain calls ------------------------
 
@@ -254,8 +255,8 @@ class ProjectService:
             if project["is_home"]:
                 raise Conflict("A user's home project can't be deleted.")
             self._announce(tx, project, "project.deleted")
-            for deleter in self._deleters:
-                deleter(tx.conn, project["id"])
+            for hook in self._delete_hooks:
+                hook(tx, project)
             tx.execute(delete(projects).where(projects.c.id == project["id"]))
 
     # --- members ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ service never reads datasets' tables itself.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,9 @@ class DatasetTable:
     name: str  # the SQL name, `dataset_<id>`
     dataset_id: int
     geometry_columns: Mapping[str, str] = field(default_factory=dict)  # column → "POINT", …
+    # column → its datasets type (text, integer, real, boolean, timestamp, json, geometry):
+    # on SQLite, which stores booleans as 0/1 and JSON as text, this types `SELECT *` answers
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,23 @@ class ProjectTables:
     def geometry_columns(self) -> dict[str, set[str]]:
         return {name: set(t.geometry_columns) for name, t in self.tables.items()}
 
+    def column_kinds(self, tables: set[str] | frozenset[str]) -> dict[str, str]:
+        """Answer types of the named tables' columns (by column name), where they are sure."""
+        kinds: dict[str, str] = {}
+        for name in sorted(tables):
+            table = self.tables.get(name)
+            if table is None:
+                continue
+            for column, kind in table.columns.items():
+                if kind in _KINDS:
+                    kinds.setdefault(column, _KINDS[kind])
+            for column in table.geometry_columns:
+                kinds.setdefault(column, "geometry")
+        return kinds
+
+
+_KINDS = {"boolean": "boolean", "json": "json", "geometry": "geometry", "timestamp": "datetime"}
+
 
 class DatasetCatalog(Protocol):
     def tables_of(self, conn: Connection, project_id: int) -> ProjectTables:
@@ -47,4 +68,9 @@ class DatasetCatalog(Protocol):
     def after_sql_write(self, project_id: int, tables: set[str]) -> None:
         """Rows of these tables were inserted, updated or deleted through SQL (committed):
         refresh what datasets derives from them (feature_count, bbox) and announce it."""
+        ...
+
+    def prepare_sqlite(self, conn: sqlite3.Connection) -> None:
+        """Register on a SQL sandbox connection the functions the dataset tables' own triggers
+        call (their R*Tree upkeep). Users cannot call them: they are on no allow-list."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,12 +85,14 @@ def _value_kind(value: Any) -> str | None:
     return "string"
 
 
-def column_kinds(result: Rows, hints: list[str | None]) -> list[str]:
+def column_kinds(result: Rows, hints: list[str | None], by_name: dict[str, str]) -> list[str]:
     kinds: list[str] = []
-    for i, _ in enumerate(result.names):
+    for i, name in enumerate(result.names):
         kind = result.kinds[i] if i < len(result.kinds) else None
         if kind is None and i < len(hints):
             kind = hints[i]
+        if kind is None:
+            kind = by_name.get(name)
         if kind is None:
             kind = next((k for row in result.rows if (k := _value_kind(row[i])) is not None),
                         None)
@@ -125,6 +128,11 @@ def shape_value(value: Any, kind: str, geometry_format: str) -> Any:
         return wkt_of(geo.shape) if geometry_format == "wkt" else to_geojson_object(geo.shape)
     if kind == "boolean":
         return bool(value)
+    if kind == "json" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() and kind == "integer" \
             else float(value)
@@ -136,9 +144,10 @@ def shape_value(value: Any, kind: str, geometry_format: str) -> Any:
     return value
 
 
-def answer_rows(result: Rows, hints: list[str | None], geometry_format: str
+def answer_rows(result: Rows, hints: list[str | None], geometry_format: str,
+                by_name: dict[str, str] | None = None
                 ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    kinds = column_kinds(result, hints)
+    kinds = column_kinds(result, hints, by_name or {})
     names = unique_names(result.names)
     columns = [{"name": n, "type": k} for n, k in zip(names, kinds, strict=True)]
     data = [

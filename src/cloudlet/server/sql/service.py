@@ -8,10 +8,11 @@ statement then passes the wall and runs in the backend's sandbox (engine.py).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import Connection
 
-from cloudlet.server.core.db import Database
+from cloudlet.server.core.db import Database, Tx
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.sql.catalog import DatasetCatalog, ProjectTables
@@ -40,7 +41,8 @@ class SqlService:
                                               Level.WRITE if write else Level.READ)
             tables = self._tables(conn, project["id"])
         answer = self.engine.run(tables, query, allow_writes=write, limit=limit, offset=offset,
-                                 geometry_format=geometry_format)
+                                 geometry_format=geometry_format,
+                                 prepare=self.catalog.prepare_sqlite if self.catalog else None)
         if answer.checked.writes and self.catalog is not None and answer.checked.target:
             try:
                 self.catalog.after_sql_write(project["id"], {answer.checked.target})
@@ -48,7 +50,7 @@ class SqlService:
                 log.exception("refreshing datasets after SQL on project %s", project["id"])
         return answer
 
-    def drop_project(self, conn: Connection, project_id: int) -> None:
+    def drop_project(self, tx: Tx, project: dict[str, Any]) -> None:
         """Remove the project's SQL role (PostgreSQL), in the project's delete transaction."""
         if self.engine.pg is not None:
-            self.engine.pg.drop(conn, project_id)
+            self.engine.pg.drop(tx.conn, project["id"])

@@ -7,6 +7,9 @@
   PRAGMA, ATTACH, DDL, transactions and everything else are refused;
 - `setlimit` caps: no attached databases, bounded SQL length, expression depth, string size;
 - a progress handler that stops the statement at the deadline;
+- what the dataset tables' own triggers do (their R*Tree upkeep, written by the datasets
+  domain; users cannot create triggers) is allowed, with the R*Tree's shadow tables of the
+  table being written;
 - `fetchmany` with row and byte caps.
 The connection lives for one request, so nothing a statement does outlives it.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,13 +42,14 @@ _LIMITS = {
     sqlite3.SQLITE_LIMIT_ATTACHED: 0,
     sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 400,
     sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 50,
-    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 0,
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 64,  # none from users (the wall); the R*Tree binds some
     sqlite3.SQLITE_LIMIT_FUNCTION_ARG: 16,
     sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 1000,
     sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH: 10,
     sqlite3.SQLITE_LIMIT_WORKER_THREADS: 0,
 }
 STRING_LIMIT = 64 << 20
+Prepare = Callable[[sqlite3.Connection], None]
 PROGRESS_STEPS = 50_000  # VM steps between deadline checks (~1 ms); each check takes the GIL
 FETCH = 256
 
@@ -68,18 +72,20 @@ class SqliteSandbox:
             conn.setlimit(category, value)
         conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, self.limits.max_length * 4 + 4096)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, STRING_LIMIT)
-        conn.execute("PRAGMA trusted_schema = OFF")
         if not write:
             conn.execute("PRAGMA query_only = ON")
         return conn
 
     def read(self, path: Path | None, *, tables: Collection[str], ctes: Collection[str],
-             page_sql: str, count_sql: str, limit: int, offset: int) -> Rows:
+             page_sql: str, count_sql: str, limit: int, offset: int,
+             prepare: Prepare | None = None) -> Rows:
         conn = self._connect(path, write=False)
         errors = FunctionErrors()
         deadline = self.limits.deadline()
         try:
             register(conn, errors)
+            if prepare is not None:
+                prepare(conn)
             conn.execute("BEGIN")
             self._guard(conn, tables, ctes, None, deadline)
             result = self._fetch(conn, page_sql, errors, deadline)
@@ -96,12 +102,14 @@ class SqliteSandbox:
             conn.close()
 
     def write(self, path: Path | None, *, tables: Collection[str], ctes: Collection[str],
-              target: str, sql: str) -> Rows:
+              target: str, sql: str, prepare: Prepare | None = None) -> Rows:
         conn = self._connect(path, write=True)
         errors = FunctionErrors()
         deadline = self.limits.deadline()
         try:
             register(conn, errors)
+            if prepare is not None:
+                prepare(conn)
             conn.execute(f"PRAGMA busy_timeout = {int(self.limits.timeout * 1000)}")
             conn.execute("BEGIN IMMEDIATE")
             self._guard(conn, tables, ctes, target, deadline)
@@ -123,9 +131,12 @@ class SqliteSandbox:
                target: str | None, deadline: float) -> None:
         readable = frozenset(t.lower() for t in tables)
         cte_names = frozenset(c.lower() for c in ctes)
+        triggers, index = self._upkeep(conn, target)
 
         def authorize(action: int, arg1: str | None, arg2: str | None, db: str | None,
                       source: str | None) -> int:
+            if source is not None and source in triggers and db in ("main", None):
+                return sqlite3.SQLITE_OK  # the datasets domain's own trigger at work
             if action == sqlite3.SQLITE_SELECT or action == sqlite3.SQLITE_RECURSIVE:
                 return sqlite3.SQLITE_OK
             if action == sqlite3.SQLITE_READ:
@@ -134,6 +145,8 @@ class SqliteSandbox:
                     return sqlite3.SQLITE_OK
                 if db is None and table in cte_names:
                     return sqlite3.SQLITE_OK
+                if db == "main" and (arg1 or "") in index:
+                    return sqlite3.SQLITE_OK  # the R*Tree module reading its shadow tables
                 return sqlite3.SQLITE_DENY
             if action == sqlite3.SQLITE_FUNCTION:
                 return sqlite3.SQLITE_OK if (arg2 or "").lower() in SQLITE_FUNCTIONS \
@@ -141,10 +154,29 @@ class SqliteSandbox:
             if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE):
                 if target is not None and db == "main" and (arg1 or "").lower() == target:
                     return sqlite3.SQLITE_OK
+                if db == "main" and (arg1 or "") in index:
+                    return sqlite3.SQLITE_OK  # the R*Tree module keeping its shadow tables
             return sqlite3.SQLITE_DENY
 
         conn.set_authorizer(authorize)
         conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+
+    def _upkeep(self, conn: sqlite3.Connection, target: str | None
+                ) -> tuple[frozenset[str], frozenset[str]]:
+        """The triggers on the table a write changes, and its R*Tree's shadow tables (the
+        R*Tree is opened here, before the authorizer, so its own statements are prepared)."""
+        if target is None:
+            return frozenset(), frozenset()
+        schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        triggers = frozenset(name for kind, name, table, _ in schema
+                             if kind == "trigger" and table == target)
+        index: set[str] = set()
+        for kind, name, _, sql in schema:
+            if kind == "table" and name == f"_rtree_{target}" \
+                    and (sql or "").upper().startswith("CREATE VIRTUAL TABLE"):
+                conn.execute(f'SELECT 1 FROM "{name}" LIMIT 0').fetchall()
+                index |= {name, f"{name}_node", f"{name}_rowid", f"{name}_parent"}
+        return triggers, frozenset(index)
 
     def _fetch(self, conn: sqlite3.Connection, sql: str, errors: FunctionErrors,
                deadline: float) -> Rows:
