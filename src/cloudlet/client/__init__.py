@@ -31,6 +31,7 @@ from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
+from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
 from cloudlet.client.sync_client import Client
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "AsyncDatasets",
     "AsyncEvents",
     "AsyncFiles",
+    "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
     "Client",
@@ -62,6 +64,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SqlCursor",
     "Stream",
     "SubscriptionRefused",
     "Timeout",

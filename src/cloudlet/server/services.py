@@ -25,6 +25,9 @@ from cloudlet.server.files.uploads import UploadSessions
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
+from cloudlet.server.sql.engine import SqlEngine
+from cloudlet.server.sql.limits import Limits
+from cloudlet.server.sql.service import SqlService
 from cloudlet.server.timeseries.devices import DeviceService
 from cloudlet.server.timeseries.ingest import IngestService
 from cloudlet.server.timeseries.store import PointStore
@@ -50,6 +53,7 @@ class Services:
     files: FileService
     datasets: DatasetService
     imports: ImportService
+    sql: SqlService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -106,6 +110,11 @@ class Services:
         uploads = UploadSessions(db, blobs, expiry=settings.upload_expiry,
                                  max_chunk=settings.upload_chunk_max)
         files = FileService(db, projects, events, blobs, uploads)
+        sql = SqlService(db, projects, SqlEngine(db, Limits(
+            timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
+            max_bytes=settings.sql_max_bytes, max_length=settings.sql_max_length,
+        ), settings.secret_key))
+        projects.on_delete(sql.drop_project)
         return cls(
             settings=settings,
             db=db,
@@ -122,4 +131,5 @@ class Services:
             files=files,
             datasets=datasets,
             imports=imports,
+            sql=sql,
         )
