@@ -85,6 +85,29 @@ def test_name_conflicts(user: TestUser) -> None:
         assert upload(user, "x", b"", on_conflict="sometimes").status_code == 400
 
 
+def test_overwrite_or_rename_never_conflicts(user: TestUser) -> None:
+    policy = {"on_conflict": "overwrite_or_rename"}
+    folder = mkdir(user, name="both")
+    first = upload(user, "both", b"1", **policy)  # a file where a folder is: numbered
+    assert first.status_code == 201 and first.json()["name"] == "both (1)"
+    again = upload(user, "both (1)", b"2", **policy)  # a file where a file is: a version
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.json()["version"] == 2
+    uploaded(user, "f.txt", b"x")
+    with user.client() as c:
+        numbered = c.post(url(user, "folders"), json={"name": "f.txt", **policy})
+        assert numbered.status_code == 201 and numbered.json()["name"] == "f (1).txt"
+        reused = c.post(url(user, "folders"), json={"name": "both", **policy})
+        assert reused.status_code == 200 and reused.json()["id"] == folder["id"]
+        session = c.post(url(user, "uploads"), json={"name": "both", **policy})
+        assert session.status_code == 201, session.text
+        node = first.json()
+        # moves and copies take fail or rename only
+        assert c.patch(url(user, "files", node["id"]), json={"name": "x", **policy}
+                       ).status_code == 422
+        assert c.post(url(user, "files", node["id"], "copy"), json=policy).status_code == 422
+
+
 @pytest.mark.parametrize("name", ["../escape.txt", "a/b.txt", "..", ".", "nul\x00.txt",
                                   "line\r\nbreak.txt",
                                   "x" * 256, "", "  "])
