@@ -10,6 +10,7 @@ import json
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -411,3 +412,25 @@ def test_delete_is_all_or_nothing(face: httpx.Client) -> None:
     assert answer.status_code == 404
     assert face.post("get_metadata/", json={"id": keep["id"]}).status_code == 200
     assert face.post("delete/", data={"id": str(keep["id"])}).status_code == 204
+
+
+def test_the_same_new_name_at_once_never_conflicts(server: LiveServer, user: TestUser) -> None:
+    """Scripts running side by side: each upload of one new name is a 201, and they end up
+    as versions of one file; folders of one new name are one folder."""
+    token = user.api_token()
+
+    def send(i: int) -> httpx.Response:
+        with rino(server, token) as client:
+            if i % 2:
+                return client.post("create_folder/", json={"name": "together"})
+            return upload(client, b"run %d" % i, name="together.txt", i=i)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(send, range(16)))
+    assert [a.status_code for a in answers] == [201] * 16, [a.text for a in answers]
+    folders = {a.json()["id"] for a in answers[1::2]}
+    files = {a.json()["id"] for a in answers[::2]}
+    assert len(folders) == 1 and len(files) == 1
+    with user.client() as c:
+        node = c.get(native(user, "files", files.pop())).json()
+        assert node["version"] == 8 and node["name"] == "together.txt"

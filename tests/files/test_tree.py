@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,24 @@ def test_overwrite_or_rename_never_conflicts(user: TestUser) -> None:
         assert c.patch(url(user, "files", node["id"]), json={"name": "x", **policy}
                        ).status_code == 422
         assert c.post(url(user, "files", node["id"], "copy"), json=policy).status_code == 422
+
+
+def test_a_name_made_meanwhile_is_placed_again(user: TestUser) -> None:
+    """Uploads racing for one new name in a project without files yet (so its root folder
+    is made by one of them): with overwrite they become versions of one file, with rename
+    numbered files; only fail answers 409."""
+    def send(policy: str, i: int) -> Any:
+        return upload(user, f"{policy}.txt", b"%d" % i, on_conflict=policy)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        over = list(pool.map(lambda i: send("overwrite", i), range(6)))
+        renamed = list(pool.map(lambda i: send("rename", i), range(6)))
+        failed = list(pool.map(lambda i: send("fail", i), range(6)))
+    assert sorted(a.status_code for a in over) == [200] * 5 + [201], [a.text for a in over]
+    assert len({a.json()["id"] for a in over}) == 1
+    assert [a.status_code for a in renamed] == [201] * 6
+    assert len({a.json()["name"] for a in renamed}) == 6
+    assert sorted(a.status_code for a in failed) == [201] + [409] * 5
 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "a/b.txt", "..", ".", "nul\x00.txt",

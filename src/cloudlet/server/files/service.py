@@ -43,6 +43,7 @@ from cloudlet.server.projects.service import ProjectService
 log = logging.getLogger(__name__)
 ProjectRef = str | int
 CHILDREN_SORT = "-type,name"
+RACES = 3  # times a name made by someone else meanwhile is placed again (not with "fail")
 
 
 @dataclass(frozen=True)
@@ -250,18 +251,27 @@ class FileService:
                 return present(where), created
             folder = root if parent is None else self.tree.folder(tx.conn, project_id, parent)
             name = check_name(name or "")
-            existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
-            if existing is not None:
-                if policy in OVERWRITING and existing["kind"] == "folder":
-                    return present(existing), False  # the folder is there: use it
-                if policy not in RENAMING:
-                    raise _taken(name, existing)
-                name = self.tree.free_name(tx.conn, folder["id"], name)
-            node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"],
-                                    name=name, kind="folder", metadata=meta, tags=tag_list,
-                                    user_id=principal.user_id)
-            self._announce(tx, "file.created", node)
-            return present(node), True
+            raced = 0
+            while True:
+                existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
+                place_as = name
+                if existing is not None:
+                    if policy in OVERWRITING and existing["kind"] == "folder":
+                        return present(existing), False  # the folder is there: use it
+                    if policy not in RENAMING:
+                        raise _taken(name, existing)
+                    place_as = self.tree.free_name(tx.conn, folder["id"], name)
+                try:
+                    node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"],
+                                            name=place_as, kind="folder", metadata=meta,
+                                            tags=tag_list, user_id=principal.user_id)
+                except Conflict:  # made by someone else just now: place it against that
+                    if raced == RACES or policy == "fail":
+                        raise
+                    raced += 1
+                    continue
+                self._announce(tx, "file.created", node)
+                return present(node), True
 
     def create_file(self, principal: Principal, project: ProjectRef, staged: Staged, *,
                     name: str, parent: NodeRef | None = None, content_type: str | None = None,
@@ -294,24 +304,35 @@ class FileService:
                ) -> tuple[dict[str, Any], bool]:
         root = self.tree.ensure_root(tx, project_id)
         folder = root if parent is None else self.tree.folder(tx.conn, project_id, parent)
-        existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
-        if existing is not None and policy in OVERWRITING and existing["kind"] == "file":
-            blob = self.blobs.register(tx, staged)
-            node = self.tree.replace_content(tx, existing, blob=blob,
-                                             content_type=content_type, metadata=metadata,
-                                             tags=tags, user_id=user_id)
-            self._announce(tx, "file.updated", node)
-            return present(node), False
-        if existing is not None:
-            if policy not in RENAMING:
-                raise _taken(name, existing)
-            name = self.tree.free_name(tx.conn, folder["id"], name)
-        blob = self.blobs.register(tx, staged)
-        node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"], name=name,
-                                kind="file", metadata=metadata or {}, tags=tags or [],
-                                user_id=user_id, blob=blob, content_type=content_type)
-        self._announce(tx, "file.created", node)
-        return present(node), True
+        blob: dict[str, Any] | None = None
+        raced = 0
+        while True:
+            existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
+            if existing is not None and policy in OVERWRITING and existing["kind"] == "file":
+                blob = blob or self.blobs.register(tx, staged)
+                node = self.tree.replace_content(tx, existing, blob=blob,
+                                                 content_type=content_type, metadata=metadata,
+                                                 tags=tags, user_id=user_id)
+                self._announce(tx, "file.updated", node)
+                return present(node), False
+            place_as = name
+            if existing is not None:
+                if policy not in RENAMING:
+                    raise _taken(name, existing)
+                place_as = self.tree.free_name(tx.conn, folder["id"], name)
+            blob = blob or self.blobs.register(tx, staged)
+            try:
+                node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"],
+                                        name=place_as, kind="file", metadata=metadata or {},
+                                        tags=tags or [], user_id=user_id, blob=blob,
+                                        content_type=content_type)
+            except Conflict:  # made by someone else just now: place it against that
+                if raced == RACES or policy == "fail":
+                    raise
+                raced += 1
+                continue
+            self._announce(tx, "file.created", node)
+            return present(node), True
 
     def store_file(self, principal: Principal, project: ProjectRef, chunks: Iterable[bytes],
                    *, name: str, **options: Any) -> tuple[dict[str, Any], bool]:
