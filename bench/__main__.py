@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import events, files, timeseries
+from bench import datasets, events, files, timeseries
 
-BENCHES = {"events": events.main, "timeseries": timeseries.main, "files": files.main}
+BENCHES = {"events": events.main, "timeseries": timeseries.main, "files": files.main,
+           "datasets": datasets.main}
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ PUBLIC = [
     "DeviceSlug",
     "Forbidden",
     "GidError",
+    "ImportFailed",
     "NotFound",
     "PayloadTooLarge",
     "Profile",

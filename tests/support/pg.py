@@ -32,6 +32,10 @@ class PgDatabases:
         self.created: list[str] = []
         self._execute(f'CREATE DATABASE "{self.template}"')
         self.created.append(self.template)
+        with psycopg.connect(_with_db(url, self.template), autocommit=True) as conn:
+            # PostGIS in its own schema; every clone inherits it (datasets need it)
+            conn.execute("CREATE SCHEMA IF NOT EXISTS postgis")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA postgis")
         db = Database(_sqlalchemy(_with_db(url, self.template)))
         try:
             migrate.upgrade(db)

@@ -7,6 +7,7 @@ import typer
 from cloudlet.cli import operator
 from cloudlet.cli.api import api
 from cloudlet.cli.context import global_options
+from cloudlet.cli.datasets import datasets_app
 from cloudlet.cli.devices import devices_app
 from cloudlet.cli.files import files_app
 from cloudlet.cli.listen import listen
@@ -33,6 +34,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(files_app, name="files")
+app.add_typer(datasets_app, name="datasets")
 app.command("api")(api)
 app.command("listen")(listen)
 app.add_typer(devices_app, name="devices")

@@ -8,6 +8,7 @@ from cloudlet.client.async_files import AsyncFiles
 from cloudlet.client.calls import AsyncStream, Stream
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor, Cursor
+from cloudlet.client.datasets import AsyncDatasets, Datasets, ImportFailed
 from cloudlet.client.errors import (
     APIError,
     BadRequest,
@@ -36,6 +37,7 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncCursor",
+    "AsyncDatasets",
     "AsyncEvents",
     "AsyncFiles",
     "AsyncStream",
@@ -48,9 +50,11 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "Cursor",
+    "Datasets",
     "Events",
     "Files",
     "Forbidden",
+    "ImportFailed",
     "NotFound",
     "PayloadTooLarge",
     "Profile",

@@ -21,6 +21,7 @@ from cloudlet.client.calls import (
 )
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor
+from cloudlet.client.datasets import AsyncDatasets
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
 from cloudlet.client.errors import error_for
 from cloudlet.client.events import AsyncEvents
@@ -80,6 +81,7 @@ class AsyncClient(ClientBase):
         self.devices: Devices[AJSON, Awaitable[None], AsyncCursor] = Devices(self)
         self.events = AsyncEvents(self)
         self.files = AsyncFiles(self)
+        self.datasets = AsyncDatasets(self)
 
     # -- sessions ---------------------------------------------------------------------------
 

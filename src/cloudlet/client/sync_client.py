@@ -20,6 +20,7 @@ from cloudlet.client.calls import (
 )
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import Cursor
+from cloudlet.client.datasets import Datasets
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
 from cloudlet.client.errors import error_for
 from cloudlet.client.events import Events
@@ -77,6 +78,7 @@ class Client(ClientBase):
         self.devices: Devices[JSON, None, Cursor] = Devices(self)
         self.events = Events(self)
         self.files = Files(self)
+        self.datasets = Datasets(self)
 
     # -- sessions ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from cloudlet.server import debug, health
 from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
+from cloudlet.server.datasets.routes import router as datasets_router
 from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.faces import rinocloud
 from cloudlet.server.faces.influx import router as influx_router
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 # point writes enforce their own, larger limit (CLOUDLET_MAX_WRITE_BODY)
 WRITE_PATHS = re.compile(rf"^({API}/projects/[^/]+/(points|write)|/write|/api/v2/write)$")
+# bodies that enforce limits of their own (point writes, dataset imports)
+UNCAPPED_PATHS = re.compile(rf"{WRITE_PATHS.pattern}|^{API}/projects/[^/]+/imports$")
 
 
 def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
@@ -53,6 +56,7 @@ def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
         )
         services.idempotency.purge_expired()
         housekeeping.run_once(services)
+        services.imports.recover()
     finally:
         db.dispose()
     if created is None:
@@ -71,6 +75,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(ingest_router)
     router.include_router(files_router)
     router.include_router(file_transfers_router)
+    router.include_router(datasets_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
         router.include_router(timeseries_debug.router)
@@ -89,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         services.ingest.writer.close()
         await housekeeping.stop(sweeper)
+        services.imports.close()
         await services.events.bus.close()
         db.dispose()
 
@@ -109,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(rinocloud.PREFIX, rinocloud.create_face(services))
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
                        exempt=WRITE_PATHS)
-    app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=WRITE_PATHS)
+    app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)
     app.add_middleware(FirstParamWins)
     return app
 

@@ -11,6 +11,10 @@ from cloudlet.server.accounts.tokens import TokenService
 from cloudlet.server.core.db import Database
 from cloudlet.server.core.idempotency import IdempotencyStore
 from cloudlet.server.core.security import Passwords
+from cloudlet.server.datasets.imports import ImportService
+from cloudlet.server.datasets.readers.formats import ZipLimits
+from cloudlet.server.datasets.service import DatasetService
+from cloudlet.server.datasets.storage import make_storage
 from cloudlet.server.events.backends import make_bus
 from cloudlet.server.events.service import EventService
 from cloudlet.server.events.topics import TopicRegistry, user_topic
@@ -44,6 +48,8 @@ class Services:
     ingest: IngestService
     stream_events: StreamEventService
     files: FileService
+    datasets: DatasetService
+    imports: ImportService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -59,6 +65,17 @@ class Services:
         )
         topics.register("user", user_topic)
         topics.register("project", projects.topic)
+        storage = make_storage(settings, db)
+        datasets = DatasetService(db, projects, events, storage)
+        imports = ImportService(
+            db, datasets, storage, workdir=settings.data_dir / "tmp" / "imports",
+            limits=ZipLimits(max_files=settings.dataset_zip_max_files,
+                             max_total=settings.dataset_zip_max_bytes,
+                             max_ratio=settings.dataset_zip_max_ratio),
+            concurrency=settings.dataset_import_concurrency,
+        )
+        topics.register("dataset", datasets.topic)
+        projects.on_delete(datasets.on_project_deleted)
         throttle = LoginThrottle(
             db,
             per_account=settings.login_max_failures_account,
@@ -103,4 +120,6 @@ class Services:
             ingest=IngestService(db, projects, devices, streams, store, writer),
             stream_events=StreamEventService(db, streams, events),
             files=files,
+            datasets=datasets,
+            imports=imports,
         )

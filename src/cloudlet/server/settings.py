@@ -120,6 +120,21 @@ class Settings(BaseSettings):
         default=3600, ge=10,
         description="Seconds between sweeps of expired uploads and unreferenced blobs",
     )
+    dataset_max_upload: int = Field(
+        default=2 << 30, ge=1024, description="Largest dataset upload accepted (bytes)"
+    )
+    dataset_zip_max_files: int = Field(
+        default=1000, ge=1, description="Most entries a zip upload may hold"
+    )
+    dataset_zip_max_bytes: int = Field(
+        default=8 << 30, ge=1024, description="Most bytes a zip upload may unpack to"
+    )
+    dataset_zip_max_ratio: float = Field(
+        default=100, ge=1, description="Highest compression ratio of a zip entry (zip bombs)"
+    )
+    dataset_import_concurrency: int = Field(
+        default=2, ge=1, description="Imports that run at once per worker (more wait)"
+    )
     debug_endpoints: bool = Field(
         default=False, description="Mount test-only endpoints (the test suite turns this on)"
     )

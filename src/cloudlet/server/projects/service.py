@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
@@ -61,6 +62,13 @@ class ProjectService:
         self.orgs = orgs
         self.users = users
         self.events = events
+        self._delete_hooks: list[Callable[[Tx, dict[str, Any]], None]] = []
+
+    def on_delete(self, hook: Callable[[Tx, dict[str, Any]], None]) -> None:
+        """Run `hook(tx, project)` inside the transaction that deletes a project, so other
+        domains remove what they keep outside its rows (dataset schemas, files) without
+        this domain knowing them."""
+        self._delete_hooks.append(hook)
 
     # --- resolving and authorizing: what every other domain calls ------------------------
 
@@ -247,6 +255,8 @@ class ProjectService:
             if project["is_home"]:
                 raise Conflict("A user's home project can't be deleted.")
             self._announce(tx, project, "project.deleted")
+            for hook in self._delete_hooks:
+                hook(tx, project)
             tx.execute(delete(projects).where(projects.c.id == project["id"]))
 
     # --- members ---------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Geospatial datasets: typed tables with geometry, imports, rows, export, realtime objects."""
