@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,47 @@ def test_name_conflicts(user: TestUser) -> None:
         assert c.post(url(user, "folders"), json={"name": "folder", "on_conflict": "rename"}
                       ).json()["name"] == "folder (1)"
         assert upload(user, "x", b"", on_conflict="sometimes").status_code == 400
+
+
+def test_overwrite_or_rename_never_conflicts(user: TestUser) -> None:
+    policy = {"on_conflict": "overwrite_or_rename"}
+    folder = mkdir(user, name="both")
+    first = upload(user, "both", b"1", **policy)  # a file where a folder is: numbered
+    assert first.status_code == 201 and first.json()["name"] == "both (1)"
+    again = upload(user, "both (1)", b"2", **policy)  # a file where a file is: a version
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.json()["version"] == 2
+    uploaded(user, "f.txt", b"x")
+    with user.client() as c:
+        numbered = c.post(url(user, "folders"), json={"name": "f.txt", **policy})
+        assert numbered.status_code == 201 and numbered.json()["name"] == "f (1).txt"
+        reused = c.post(url(user, "folders"), json={"name": "both", **policy})
+        assert reused.status_code == 200 and reused.json()["id"] == folder["id"]
+        session = c.post(url(user, "uploads"), json={"name": "both", **policy})
+        assert session.status_code == 201, session.text
+        node = first.json()
+        # moves and copies take fail or rename only
+        assert c.patch(url(user, "files", node["id"]), json={"name": "x", **policy}
+                       ).status_code == 422
+        assert c.post(url(user, "files", node["id"], "copy"), json=policy).status_code == 422
+
+
+def test_a_name_made_meanwhile_is_placed_again(user: TestUser) -> None:
+    """Uploads racing for one new name in a project without files yet (so its root folder
+    is made by one of them): with overwrite they become versions of one file, with rename
+    numbered files; only fail answers 409."""
+    def send(policy: str, i: int) -> Any:
+        return upload(user, f"{policy}.txt", b"%d" % i, on_conflict=policy)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        over = list(pool.map(lambda i: send("overwrite", i), range(6)))
+        renamed = list(pool.map(lambda i: send("rename", i), range(6)))
+        failed = list(pool.map(lambda i: send("fail", i), range(6)))
+    assert sorted(a.status_code for a in over) == [200] * 5 + [201], [a.text for a in over]
+    assert len({a.json()["id"] for a in over}) == 1
+    assert [a.status_code for a in renamed] == [201] * 6
+    assert len({a.json()["name"] for a in renamed}) == 6
+    assert sorted(a.status_code for a in failed) == [201] + [409] * 5
 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "a/b.txt", "..", ".", "nul\x00.txt",

@@ -23,7 +23,8 @@ files_app = typer.Typer(help="Files and folders: list, transfer, organise, query
 
 Remote = Annotated[str, typer.Argument(help="Remote path (/a/b) or id.")]
 Conflict = Annotated[str, typer.Option(
-    "--on-conflict", help="When the name is taken: fail, rename or overwrite.")]
+    "--on-conflict",
+    help="When the name is taken: fail, rename, overwrite or overwrite_or_rename.")]
 MetaOption = Annotated[list[str] | None, typer.Option(
     "--meta", help="Metadata KEY=VALUE (VALUE as JSON if it parses); repeatable.")]
 TagOption = Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeatable.")]

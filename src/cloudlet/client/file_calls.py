@@ -19,7 +19,7 @@ __all__ = ["OPERATORS", "FileRef", "OnConflict", "Progress", "filter_from_keywor
 
 FileRef = int | str | Mapping[str, Any]
 """A file or folder: its id, "root", a `/a/b` path, or the dict the server returned."""
-OnConflict = Literal["fail", "rename", "overwrite"]
+OnConflict = Literal["fail", "rename", "overwrite", "overwrite_or_rename"]
 Progress = Any
 """A callable `progress(done_bytes, total_bytes_or_None)`, or None."""
 

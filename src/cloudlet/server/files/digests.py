@@ -3,7 +3,8 @@
 - `sha256`: the native etag and the content address on local disk;
 - `md5`: what AmigoCloud clients send to complete a chunked upload;
 - `multipart_etag`: S3 multipart style with 6 MiB parts (md5 of the concatenated part md5
-  digests, then `-<parts>`; `-1` even for a small file), which the RinoCloud face shows.
+  digests, then `-<parts>`; `-1` even for a small file, and `md5("")-0` for no bytes, as
+  the RinoCloud client's `calculate_etag` computes it), which the RinoCloud face shows.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Hasher:
 
     def digests(self) -> Digests:
         parts = list(self._part_digests)
-        if self._part_left != ETAG_PART or not parts:  # the last, partial part (or no bytes)
+        if self._part_left != ETAG_PART:  # the last, partial part
             parts.append(self._part.digest())
         etag = f"{hashlib.md5(b''.join(parts)).hexdigest()}-{len(parts)}"
         return Digests(self.size, self._md5.hexdigest(), self._sha256.hexdigest(), etag)

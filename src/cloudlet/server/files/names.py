@@ -4,6 +4,12 @@ A name is 1-255 characters, without `/` or control characters (NUL, newlines…)
 `.` or `..`; it is only ever a
 database value (storage keys are made by the blob store), so nothing a user names reaches
 the filesystem.
+
+Conflict policies, for a name already taken in the folder: `fail` (409), `rename` (the new
+node takes `name (1)`), `overwrite` (a file's content is replaced, the old one kept as a
+version; an existing folder is used; the other kind is a 409), and `overwrite_or_rename`
+(as `overwrite`, but where the name holds the other kind the new node is renamed): never a
+conflict, for clients that re-run the same uploads.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from typing import Literal
 
 from cloudlet.server.core.errors import Invalid
 
-OnConflict = Literal["fail", "rename", "overwrite"]
-POLICIES = ("fail", "rename", "overwrite")
+OnConflict = Literal["fail", "rename", "overwrite", "overwrite_or_rename"]
+POLICIES = ("fail", "rename", "overwrite", "overwrite_or_rename")
+OVERWRITING = ("overwrite", "overwrite_or_rename")  # the policies that replace a file
+RENAMING = ("rename", "overwrite_or_rename")  # those that number a name (if not replaced)
 MAX_NAME = 255
 MAX_DEPTH = 64
 _NUMBERED = re.compile(r"^(?P<stem>.*) \((?P<n>\d+)\)$")

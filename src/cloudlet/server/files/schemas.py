@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-OnConflict = Literal["fail", "rename", "overwrite"]
+OnConflict = Literal["fail", "rename", "overwrite", "overwrite_or_rename"]
 
 
 class Node(BaseModel):

@@ -27,7 +27,14 @@ from cloudlet.server.files.attachments import Attachments
 from cloudlet.server.files.blobs import BlobRegistry, BlobWriter, Staged
 from cloudlet.server.files.filters import compile_query
 from cloudlet.server.files.metadata import check_metadata, check_tags
-from cloudlet.server.files.names import OnConflict, check_name, check_policy, split_path
+from cloudlet.server.files.names import (
+    OVERWRITING,
+    RENAMING,
+    OnConflict,
+    check_name,
+    check_policy,
+    split_path,
+)
 from cloudlet.server.files.tables import file_nodes
 from cloudlet.server.files.tree import NodeRef, Tree, node_select, present
 from cloudlet.server.files.uploads import ChunkCheck, UploadSessions
@@ -36,6 +43,7 @@ from cloudlet.server.projects.service import ProjectService
 log = logging.getLogger(__name__)
 ProjectRef = str | int
 CHILDREN_SORT = "-type,name"
+RACES = 3  # times a name made by someone else meanwhile is placed again (not with "fail")
 
 
 @dataclass(frozen=True)
@@ -243,19 +251,27 @@ class FileService:
                 return present(where), created
             folder = root if parent is None else self.tree.folder(tx.conn, project_id, parent)
             name = check_name(name or "")
-            existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
-            if existing is not None:
-                if policy == "rename":
-                    name = self.tree.free_name(tx.conn, folder["id"], name)
-                elif policy == "overwrite" and existing["kind"] == "folder":
-                    return present(existing), False  # the folder is there: use it
-                else:
-                    raise _taken(name, existing)
-            node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"],
-                                    name=name, kind="folder", metadata=meta, tags=tag_list,
-                                    user_id=principal.user_id)
-            self._announce(tx, "file.created", node)
-            return present(node), True
+            raced = 0
+            while True:
+                existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
+                place_as = name
+                if existing is not None:
+                    if policy in OVERWRITING and existing["kind"] == "folder":
+                        return present(existing), False  # the folder is there: use it
+                    if policy not in RENAMING:
+                        raise _taken(name, existing)
+                    place_as = self.tree.free_name(tx.conn, folder["id"], name)
+                try:
+                    node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"],
+                                            name=place_as, kind="folder", metadata=meta,
+                                            tags=tag_list, user_id=principal.user_id)
+                except Conflict:  # made by someone else just now: place it against that
+                    if raced == RACES or policy == "fail":
+                        raise
+                    raced += 1
+                    continue
+                self._announce(tx, "file.created", node)
+                return present(node), True
 
     def create_file(self, principal: Principal, project: ProjectRef, staged: Staged, *,
                     name: str, parent: NodeRef | None = None, content_type: str | None = None,
@@ -288,24 +304,35 @@ class FileService:
                ) -> tuple[dict[str, Any], bool]:
         root = self.tree.ensure_root(tx, project_id)
         folder = root if parent is None else self.tree.folder(tx.conn, project_id, parent)
-        existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
-        if existing is not None and policy == "overwrite" and existing["kind"] == "file":
-            blob = self.blobs.register(tx, staged)
-            node = self.tree.replace_content(tx, existing, blob=blob,
-                                             content_type=content_type, metadata=metadata,
-                                             tags=tags, user_id=user_id)
-            self._announce(tx, "file.updated", node)
-            return present(node), False
-        if existing is not None:
-            if policy != "rename":
-                raise _taken(name, existing)
-            name = self.tree.free_name(tx.conn, folder["id"], name)
-        blob = self.blobs.register(tx, staged)
-        node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"], name=name,
-                                kind="file", metadata=metadata or {}, tags=tags or [],
-                                user_id=user_id, blob=blob, content_type=content_type)
-        self._announce(tx, "file.created", node)
-        return present(node), True
+        blob: dict[str, Any] | None = None
+        raced = 0
+        while True:
+            existing = self.tree.child(tx.conn, folder["id"], name, lock=True)
+            if existing is not None and policy in OVERWRITING and existing["kind"] == "file":
+                blob = blob or self.blobs.register(tx, staged)
+                node = self.tree.replace_content(tx, existing, blob=blob,
+                                                 content_type=content_type, metadata=metadata,
+                                                 tags=tags, user_id=user_id)
+                self._announce(tx, "file.updated", node)
+                return present(node), False
+            place_as = name
+            if existing is not None:
+                if policy not in RENAMING:
+                    raise _taken(name, existing)
+                place_as = self.tree.free_name(tx.conn, folder["id"], name)
+            blob = blob or self.blobs.register(tx, staged)
+            try:
+                node = self.tree.insert(tx, project_id=project_id, parent_id=folder["id"],
+                                        name=place_as, kind="file", metadata=metadata or {},
+                                        tags=tags or [], user_id=user_id, blob=blob,
+                                        content_type=content_type)
+            except Conflict:  # made by someone else just now: place it against that
+                if raced == RACES or policy == "fail":
+                    raise
+                raced += 1
+                continue
+            self._announce(tx, "file.created", node)
+            return present(node), True
 
     def store_file(self, principal: Principal, project: ProjectRef, chunks: Iterable[bytes],
                    *, name: str, **options: Any) -> tuple[dict[str, Any], bool]:
@@ -406,19 +433,26 @@ class FileService:
 
     def update(self, principal: Principal, project: ProjectRef, ref: NodeRef, *,
                name: str | None = None, parent: NodeRef | None = None,
-               tags: list[str] | None = None, on_conflict: str | None = None
+               tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
+               replace_metadata: bool = False, on_conflict: str | None = None
                ) -> dict[str, Any]:
-        """Rename and/or move (into `parent`), and/or set the tags."""
+        """Rename and/or move (into `parent`), and/or set the tags, and/or merge (or
+        replace) the metadata as `set_metadata` does: all in one transaction, so a bad part
+        changes nothing."""
         policy = check_policy(on_conflict)
-        if policy == "overwrite":
+        if policy in OVERWRITING:
             raise Invalid("Moves and renames take on_conflict fail or rename.")
         tag_list = None if tags is None else check_tags(tags)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise Invalid("metadata is a JSON object.")
         with self.db.write() as tx:
             project_id = self.authorize(tx.conn, principal, project, Level.WRITE)
             node = self.tree.node(tx.conn, project_id, ref, lock=True)
             if node["parent_id"] is None:
                 raise Invalid("The root folder can't be renamed, moved or tagged.")
             values: dict[str, Any] = {}
+            if metadata is not None:
+                values["metadata"] = _merge_metadata(node, metadata, replace_metadata)
             target = node["parent_id"]
             if parent is not None:
                 folder = self.tree.folder(tx.conn, project_id, parent)
@@ -451,13 +485,7 @@ class FileService:
         with self.db.write() as tx:
             project_id = self.authorize(tx.conn, principal, project, Level.WRITE)
             node = self.tree.node(tx.conn, project_id, ref, lock=True)
-            if replace:
-                merged = dict(metadata)
-            else:
-                merged = {**node["metadata"], **metadata}
-                merged = {k: v for k, v in merged.items()
-                          if not (k in metadata and metadata[k] is None)}
-            merged = check_metadata(merged)
+            merged = _merge_metadata(node, metadata, replace)
             tx.execute(update(file_nodes).where(file_nodes.c.id == node["id"])
                        .values(metadata=merged, updated_on=utcnow()))
             node = self.tree.node(tx.conn, project_id, node["id"])
@@ -470,7 +498,7 @@ class FileService:
         """Copy a file, or a folder with everything in it, sharing the bytes (no versions
         are copied)."""
         policy = check_policy(on_conflict)
-        if policy == "overwrite":
+        if policy in OVERWRITING:
             raise Invalid("Copies take on_conflict fail or rename.")
         with self.db.write() as tx:
             project_id = self.authorize(tx.conn, principal, project, Level.WRITE)
@@ -563,6 +591,17 @@ def guess_type(name: str, given: str | None) -> str:
     if given and given != "application/octet-stream":
         return given
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _merge_metadata(node: dict[str, Any], metadata: dict[str, Any], replace: bool
+                    ) -> dict[str, Any]:
+    """The node's metadata with `metadata` merged in (a key set to null is removed), or
+    `metadata` alone; checked."""
+    if replace:
+        return check_metadata(dict(metadata))
+    merged = {**node["metadata"], **metadata}
+    return check_metadata({k: v for k, v in merged.items()
+                           if not (k in metadata and metadata[k] is None)})
 
 
 def _taken(name: str, existing: dict[str, Any]) -> Conflict:

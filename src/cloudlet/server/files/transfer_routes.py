@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from cloudlet.server.core.errors import Invalid, TooLarge
+from cloudlet.server.core.principal import Principal
 from cloudlet.server.files import schemas as s
 from cloudlet.server.files.blobs import too_large
 from cloudlet.server.files.ingest import Form, receive_body, receive_multipart
@@ -27,6 +28,7 @@ from cloudlet.server.files.metadata import check_metadata, check_tags
 from cloudlet.server.files.names import check_name, check_policy
 from cloudlet.server.files.routes import P, _node_ref
 from cloudlet.server.files.service import Content
+from cloudlet.server.files.tree import NodeRef
 from cloudlet.server.files.uploads import ChunkCheck, parse_content_range
 from cloudlet.server.files.zipstream import zip_stream
 from cloudlet.server.http.auth import Caller, Svc
@@ -196,7 +198,8 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None | str:
     return start, end
 
 
-async def _serve(request: Request, services: Any, content: Content) -> Response:
+async def serve_content(request: Request, services: Any, content: Content) -> Response:
+    """A file's bytes as a streamed answer, with Range, ETag and If-None-Match."""
     headers = _headers(content)
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
@@ -221,19 +224,25 @@ async def _serve(request: Request, services: Any, content: Content) -> Response:
 async def download(project: str, node: str, request: Request, caller: Caller, services: Svc
                    ) -> Response:
     """A file's bytes (Range, If-None-Match), or a folder as a zip streamed as it's made."""
+    return await serve_node(request, services, caller, project, _node_ref(node))
+
+
+async def serve_node(request: Request, services: Any, caller: Principal, project: str,
+                     ref: NodeRef, version: int | None = None) -> Response:
+    """A file (or one of its versions) as `serve_content` answers, or a folder as a zip
+    streamed as it's made; faces that download (RinoCloud) answer with it too."""
     files = services.files
-    found = await run_in_threadpool(files.get, caller, project, _node_ref(node))
+    found = await run_in_threadpool(files.get, caller, project, ref)
     if found["type"] == "folder":
-        top, entries = await run_in_threadpool(files.zip_entries, caller, project,
-                                               _node_ref(node))
+        top, entries = await run_in_threadpool(files.zip_entries, caller, project, ref)
         headers = {"Content-Disposition": _disposition(f"{top}.zip"),
                    "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
         if request.method == "HEAD":
             return Response(headers=headers, media_type="application/zip")
         stream = zip_stream(top, entries, lambda key: files.blobs.store.open_range(key))
         return StreamingResponse(stream, headers=headers, media_type="application/zip")
-    content = await run_in_threadpool(files.content, caller, project, _node_ref(node))
-    return await _serve(request, services, content)
+    content = await run_in_threadpool(files.content, caller, project, ref, version)
+    return await serve_content(request, services, content)
 
 
 @router.get(P + "/files/{node}/versions/{version}/content", response_class=StreamingResponse)
@@ -242,7 +251,7 @@ async def download_version(project: str, node: str, version: int, request: Reque
     """The bytes of an earlier version (from `versions`)."""
     content = await run_in_threadpool(services.files.content, caller, project,
                                       _node_ref(node), version)
-    return await _serve(request, services, content)
+    return await serve_content(request, services, content)
 
 
 # --- resumable upload sessions --------------------------------------------------------------

@@ -60,10 +60,15 @@ class Tree:
         except NotFound:
             pass
         now = utcnow()
-        tx.execute(insert(file_nodes).values(
-            project_id=project_id, parent_id=None, root_of=project_id, kind="folder", name="",
-            metadata={}, tags=[], size=0, version=1, created_on=now, updated_on=now,
-        ))
+        try:
+            with tx.conn.begin_nested():
+                tx.execute(insert(file_nodes).values(
+                    project_id=project_id, parent_id=None, root_of=project_id,
+                    kind="folder", name="", metadata={}, tags=[], size=0, version=1,
+                    created_on=now, updated_on=now,
+                ))
+        except IntegrityError:
+            pass  # another request's first file made it just now
         return self.root(tx.conn, project_id)
 
     def node(self, conn: Connection, project_id: int, ref: NodeRef, *, lock: bool = False
