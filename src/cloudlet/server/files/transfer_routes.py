@@ -196,7 +196,9 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None | str:
     return start, end
 
 
-async def _serve(request: Request, services: Any, content: Content) -> Response:
+async def serve_content(request: Request, services: Any, content: Content) -> Response:
+    """Serve bytes with Range, ETag and If-None-Match; other domains serve their
+    attachments (gallery photos) through it too."""
     headers = _headers(content)
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
@@ -233,7 +235,7 @@ async def download(project: str, node: str, request: Request, caller: Caller, se
         stream = zip_stream(top, entries, lambda key: files.blobs.store.open_range(key))
         return StreamingResponse(stream, headers=headers, media_type="application/zip")
     content = await run_in_threadpool(files.content, caller, project, _node_ref(node))
-    return await _serve(request, services, content)
+    return await serve_content(request, services, content)
 
 
 @router.get(P + "/files/{node}/versions/{version}/content", response_class=StreamingResponse)
@@ -242,7 +244,7 @@ async def download_version(project: str, node: str, version: int, request: Reque
     """The bytes of an earlier version (from `versions`)."""
     content = await run_in_threadpool(services.files.content, caller, project,
                                       _node_ref(node), version)
-    return await _serve(request, services, content)
+    return await serve_content(request, services, content)
 
 
 # --- resumable upload sessions --------------------------------------------------------------
