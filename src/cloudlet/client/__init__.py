@@ -29,6 +29,7 @@ from cloudlet.client.errors import (
 )
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
+from cloudlet.client.galleries import AsyncGalleries, Galleries
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sync_client import Client
@@ -40,6 +41,7 @@ __all__ = [
     "AsyncDatasets",
     "AsyncEvents",
     "AsyncFiles",
+    "AsyncGalleries",
     "AsyncStream",
     "BadRequest",
     "Client",
@@ -54,6 +56,7 @@ __all__ = [
     "Events",
     "Files",
     "Forbidden",
+    "Galleries",
     "ImportFailed",
     "NotFound",
     "PayloadTooLarge",
