@@ -41,6 +41,10 @@ class PgDatabases:
             migrate.upgrade(db)
         finally:
             db.dispose()
+        with psycopg.connect(_with_db(url, self.template), autocommit=True) as conn:
+            # PostGIS in a schema of its own, as an operator installs it (datasets and SQL)
+            conn.execute("CREATE SCHEMA IF NOT EXISTS postgis")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA postgis")
 
     def _execute(self, sql: str) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -53,8 +57,16 @@ class PgDatabases:
         return _with_db(self.url, name)
 
     def drop_all(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            oids = [row[0] for row in conn.execute(
+                "SELECT oid FROM pg_database WHERE datname = ANY(%s)", (self.created,))]
         for name in reversed(self.created):
             self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with psycopg.connect(self.url, autocommit=True) as conn:  # the SQL sandbox's roles
+            for oid in oids:
+                for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+                                            (f"cloudlet\\_{oid}\\_p%",)).fetchall():
+                    conn.execute(f'DROP ROLE IF EXISTS "{role}"')  # type: ignore[arg-type]
 
 
 def _sqlalchemy(url: str) -> str:

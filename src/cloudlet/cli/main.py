@@ -14,6 +14,7 @@ from cloudlet.cli.listen import listen
 from cloudlet.cli.orgs import orgs_app
 from cloudlet.cli.projects import projects_app
 from cloudlet.cli.session import login, logout, profiles_app, whoami
+from cloudlet.cli.sql import sql
 from cloudlet.cli.tokens import tokens_app
 from cloudlet.cli.write import write
 
@@ -39,3 +40,4 @@ app.command("api")(api)
 app.command("listen")(listen)
 app.add_typer(devices_app, name="devices")
 app.command("write")(write)
+app.command("sql")(sql)

@@ -32,6 +32,7 @@ from cloudlet.client.files import Files
 from cloudlet.client.galleries import AsyncGalleries, Galleries
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
+from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
 from cloudlet.client.sync_client import Client
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncEvents",
     "AsyncFiles",
     "AsyncGalleries",
+    "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
     "Client",
@@ -65,6 +67,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SqlCursor",
     "Stream",
     "SubscriptionRefused",
     "Timeout",

@@ -19,7 +19,7 @@ from cloudlet.client.calls import (
     read_answer,
     transport_error,
 )
-from cloudlet.client.connection import Connection
+from cloudlet.client.connection import Connection, segment
 from cloudlet.client.cursor import AsyncCursor
 from cloudlet.client.datasets import AsyncDatasets
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
@@ -28,6 +28,7 @@ from cloudlet.client.events import AsyncEvents
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
+from cloudlet.client.sql import AsyncSqlCursor, first_post, sql_request
 from cloudlet.client.timeseries import Devices, points_request
 
 __all__ = ["AsyncClient"]
@@ -155,6 +156,22 @@ class AsyncClient(ClientBase):
     async def delete(self, url: str, data: Any = None, *, params: Params | None = None,
                raw: bool = False, stream: bool = False) -> Any:
         return await self._send("DELETE", url, params=params, data=data, raw=raw, stream=stream)
+
+    def sql(self, project: ProjectRef, query: str, params: Params | None = None, *,
+            write: bool | None = None) -> AsyncSqlCursor:
+        """Run a PostgreSQL/PostGIS statement on the project's datasets; a cursor over its rows.
+
+        `params` adds request parameters (`limit` per page, `geometry="wkt"`). Statements that
+        start with INSERT, UPDATE or DELETE (or `write=True`) are POSTed; the write runs when
+        the cursor is first read (`await cursor.get("count")`).
+        """
+        path, get_params, body = sql_request(project, query, params, write, segment)
+        if get_params is not None:
+            return AsyncSqlCursor(self.get, path, get_params, self.connection.rebase)
+        fetch = first_post(lambda url, data, extra: self.post(url, data, params=extra),
+                           self.get, body)
+        cursor = AsyncSqlCursor(fetch, path, None, self.connection.rebase)
+        return cursor
 
     def paginate(self, url: str, params: Params | None = None) -> AsyncCursor:
         """A lazy cursor over a list endpoint (or one item, if the answer is not a list)."""

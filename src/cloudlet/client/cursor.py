@@ -23,6 +23,8 @@ Rebase = Callable[[str], str]
 class _Pages:
     """What both cursors keep: the items fetched but not yet handed out, and where next."""
 
+    items_key = "results"  # the list an answer carries its items in
+
     def __init__(self, url: str, params: Params | None, rebase: Rebase) -> None:
         self._next_url: str | None = url
         self._params = params
@@ -39,9 +41,9 @@ class _Pages:
         return url, params
 
     def _take(self, answer: Any) -> None:
-        if isinstance(answer, dict) and isinstance(answer.get("results"), list):
+        if isinstance(answer, dict) and isinstance(answer.get(self.items_key), list):
             self._last = answer
-            self._items.extend(answer["results"])
+            self._items.extend(answer[self.items_key])
             link = answer.get("next")
             self._next_url = self._rebase(link) if link else None
         else:

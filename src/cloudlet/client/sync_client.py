@@ -18,7 +18,7 @@ from cloudlet.client.calls import (
     read_answer,
     transport_error,
 )
-from cloudlet.client.connection import Connection
+from cloudlet.client.connection import Connection, segment
 from cloudlet.client.cursor import Cursor
 from cloudlet.client.datasets import Datasets
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers, retry_policy
@@ -28,6 +28,7 @@ from cloudlet.client.files import Files
 from cloudlet.client.paths import ApiPath
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
+from cloudlet.client.sql import SqlCursor, first_post, sql_request
 from cloudlet.client.timeseries import Devices, points_request
 
 __all__ = ["Client"]
@@ -156,6 +157,23 @@ class Client(ClientBase):
     def delete(self, url: str, data: Any = None, *, params: Params | None = None,
                raw: bool = False, stream: bool = False) -> Any:
         return self._send("DELETE", url, params=params, data=data, raw=raw, stream=stream)
+
+    def sql(self, project: ProjectRef, query: str, params: Params | None = None, *,
+            write: bool | None = None) -> SqlCursor:
+        """Run a PostgreSQL/PostGIS statement on the project's datasets; a cursor over its rows.
+
+        `params` adds request parameters (`limit` per page, `geometry="wkt"`). Statements that
+        start with INSERT, UPDATE or DELETE (or `write=True`) are POSTed at once; the cursor's
+        `.get("count")` is then the number of rows changed.
+        """
+        path, get_params, body = sql_request(project, query, params, write, segment)
+        if get_params is not None:
+            return SqlCursor(self.get, path, get_params, self.connection.rebase)
+        fetch = first_post(lambda url, data, extra: self.post(url, data, params=extra),
+                           self.get, body)
+        cursor = SqlCursor(fetch, path, None, self.connection.rebase)
+        cursor.get("count")  # a write happens now, not when someone iterates
+        return cursor
 
     def paginate(self, url: str, params: Params | None = None) -> Cursor:
         """A lazy cursor over a list endpoint (or one item, if the answer is not a list)."""

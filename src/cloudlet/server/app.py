@@ -28,6 +28,7 @@ from cloudlet.server.orgs.routes import router as orgs_router
 from cloudlet.server.projects.routes import router as projects_router
 from cloudlet.server.services import Services
 from cloudlet.server.settings import Settings
+from cloudlet.server.sql.routes import router as sql_router
 from cloudlet.server.timeseries import debug as timeseries_debug
 from cloudlet.server.timeseries.ingest_routes import router as ingest_router
 from cloudlet.server.timeseries.routes import router as timeseries_router
@@ -77,6 +78,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(file_transfers_router)
     router.include_router(datasets_router)
     router.include_router(galleries_router)
+    router.include_router(sql_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)
         router.include_router(timeseries_debug.router)
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await housekeeping.stop(sweeper)
         services.imports.close()
         await services.events.bus.close()
+        services.sql.engine.close()
         db.dispose()
 
     app = FastAPI(

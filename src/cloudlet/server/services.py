@@ -26,6 +26,9 @@ from cloudlet.server.files.uploads import UploadSessions
 from cloudlet.server.orgs.service import OrgService
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.settings import Settings
+from cloudlet.server.sql.engine import SqlEngine
+from cloudlet.server.sql.limits import Limits
+from cloudlet.server.sql.service import SqlService
 from cloudlet.server.timeseries.devices import DeviceService
 from cloudlet.server.timeseries.ingest import IngestService
 from cloudlet.server.timeseries.store import PointStore
@@ -52,6 +55,7 @@ class Services:
     datasets: DatasetService
     imports: ImportService
     galleries: GalleryService
+    sql: SqlService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -113,6 +117,11 @@ class Services:
         datasets.on_delete(galleries.on_dataset_deleted)
         datasets.on_row_delete(galleries.on_row_deleted)
         projects.on_delete(galleries.on_project_deleted)
+        sql = SqlService(db, projects, SqlEngine(db, Limits(
+            timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
+            max_bytes=settings.sql_max_bytes, max_length=settings.sql_max_length,
+        ), settings.secret_key))
+        projects.on_delete(sql.drop_project)
         return cls(
             settings=settings,
             db=db,
@@ -130,4 +139,5 @@ class Services:
             datasets=datasets,
             imports=imports,
             galleries=galleries,
+            sql=sql,
         )

@@ -135,6 +135,18 @@ class Settings(BaseSettings):
     dataset_import_concurrency: int = Field(
         default=2, ge=1, description="Imports that run at once per worker (more wait)"
     )
+    sql_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds one SQL request may run before it is stopped (429)"
+    )
+    sql_max_rows: int = Field(
+        default=1_000_000, ge=1, description="Rows one SQL result may have in all"
+    )
+    sql_max_bytes: int = Field(
+        default=32 << 20, ge=1024, description="Bytes of values one SQL answer may carry"
+    )
+    sql_max_length: int = Field(
+        default=100_000, ge=100, description="Longest SQL statement accepted (characters)"
+    )
     debug_endpoints: bool = Field(
         default=False, description="Mount test-only endpoints (the test suite turns this on)"
     )
