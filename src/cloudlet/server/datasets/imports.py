@@ -124,8 +124,11 @@ class ImportService:
                         upload_id=upload_id, created_by=principal.user_id,
                         created_at=utcnow()))
         except IntegrityError:
+            if upload_id is None:
+                source.path.unlink(missing_ok=True)
+                raise
             # the same upload started by a concurrent request: that job owns the claim
-            return self._of_upload(principal, project_ref, upload_id or "")
+            return self._of_upload(principal, project_ref, upload_id)
         except BaseException:
             source.path.unlink(missing_ok=True)
             self._release(source)
