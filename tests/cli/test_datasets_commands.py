@@ -48,3 +48,41 @@ def test_bad_file_is_an_error(as_user: Cli, user: TestUser, tmp_path: Path) -> N
                   "--no-progress")
     assert ran.code == 1
     assert "Error: broken.csv, line 3" in ran.stderr and ran.stdout == ""
+
+
+def test_gallery_commands(as_user: Cli, user: TestUser, tmp_path: Path) -> None:
+    p = str(user.home_project["id"])
+    path = tmp_path / "trees.csv"
+    path.write_text("name,latitude,longitude\noak,1,2\n")
+    (made,) = as_user("datasets", "import", p, str(path), "--json", "--no-progress").json()
+    ds = str(made["id"])
+    gallery = as_user("datasets", "gallery", "create", p, ds, "photos", "--description",
+                      "leaves", "--json")
+    assert gallery.code == 0, gallery.stderr
+    g = str(gallery.json()["id"])
+    listed = as_user("datasets", "gallery", "list", p, ds)
+    assert "photos" in listed.stdout and "leaves" in listed.stdout
+    with user.client() as c:
+        row = c.get(f"/projects/{p}/datasets/{ds}/rows").json()["results"][0]["amigo_id"]
+    photo = tmp_path / "leaf.jpg"
+    photo.write_bytes(b"\xff\xd8 leaf")
+    up = as_user("datasets", "gallery", "upload", p, g, str(photo), "--row", row,
+                 "--metadata", '{"by": "ada"}', "--json")
+    assert up.code == 0, up.stderr
+    record = up.json()
+    assert record["metadata"] == {"by": "ada"} and record["source_amigo_id"] == row
+    bad = as_user("datasets", "gallery", "upload", p, g, str(photo), "--row", row,
+                  "--metadata", "{nope")
+    assert bad.code == 1 and "JSON" in bad.stderr
+    nowhere = as_user("datasets", "gallery", "upload", p, g, str(photo), "--row", "nope")
+    assert nowhere.code == 1 and "not a row" in nowhere.stderr
+    records = as_user("datasets", "gallery", "records", p, g, "--row", row, "--json")
+    assert [r["filename"] for r in records.json()] == ["leaf.jpg"]
+    out = tmp_path / "back.jpg"
+    got = as_user("datasets", "gallery", "download", p, g, str(record["id"]), "-o", str(out))
+    assert got.code == 0 and out.read_bytes() == photo.read_bytes()
+    assert as_user("datasets", "gallery", "rm-record", p, g, str(record["id"])).code == 0
+    assert as_user("datasets", "gallery", "records", p, g, "--json").json() == []
+    gone = as_user("datasets", "gallery", "rm", p, g, "--yes")
+    assert gone.code == 0 and "Deleted gallery" in gone.stderr
+    assert as_user("datasets", "gallery", "list", p, ds, "--json").json() == []

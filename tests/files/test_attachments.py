@@ -96,6 +96,12 @@ def test_an_upload_session_completes_as_an_attachment(
         files.attachments.release(tx, claim["id"])
     with services.db.read() as conn, pytest.raises(NotFound):
         files.attachments.get(conn, claim["id"])
+    named = files.open_upload(principal, project, total=1, name="meant-as-a-file.txt")
+    files.upload_chunk(principal, project, named["id"], start=0, data=b"x")
+    with pytest.raises(Invalid, match="file name"):
+        files.attachments.claim_upload(principal, project, named["id"], owner="gallery:3",
+                                       md5=hashlib.md5(b"x").hexdigest())
+    assert files.upload_status(principal, project, named["id"])["state"] == "open"
 
 
 def test_claiming_a_files_blob_and_a_deleted_projects_bytes(

@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from cloudlet.cli.context import connect
+from cloudlet.cli.galleries import gallery_app
 from cloudlet.cli.output import (
     Column,
     JsonFlag,
@@ -52,8 +53,8 @@ DATASET_FIELDS: list[Column] = [
         f"{c['name']} {c['geometry_type'] or c['type']}" for c in d["columns"])),
     ("created", "created_at"), ("updated", "updated_at"),
 ]
-STAGES = {"upload": "Uploading", "scanning": "Checking", "loading": "Loading",
-          "export": "Exporting"}
+STAGES = {"upload": "Uploading", "fetching": "Receiving", "scanning": "Checking",
+          "loading": "Loading", "export": "Exporting"}
 
 
 @contextmanager
@@ -167,3 +168,6 @@ def remove_dataset(
                           "rows)?", abort=True)
         client.datasets.delete(project, dataset)
     note(f"Deleted dataset {found['id']} {found['name']!r}.")
+
+
+datasets_app.add_typer(gallery_app, name="gallery")

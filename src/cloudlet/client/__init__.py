@@ -29,6 +29,7 @@ from cloudlet.client.errors import (
 )
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
+from cloudlet.client.galleries import AsyncGalleries, Galleries
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncDatasets",
     "AsyncEvents",
     "AsyncFiles",
+    "AsyncGalleries",
     "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
@@ -56,6 +58,7 @@ __all__ = [
     "Events",
     "Files",
     "Forbidden",
+    "Galleries",
     "ImportFailed",
     "NotFound",
     "PayloadTooLarge",

@@ -95,44 +95,15 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
                          name: str, metadata: Mapping[str, Any] | None,
                          tags: list[str] | None, on_conflict: str, content_type: str | None,
                          progress: Progress) -> JSON:
-        body: JSON = {"name": name, "total": size, "on_conflict": on_conflict}
+        body: JSON = {"name": name, "on_conflict": on_conflict}
         body.update({k: v for k, v in {"parent": parent, "content_type": content_type,
                                         "metadata": None if metadata is None else
                                         dict(metadata), "tags": tags}.items()
                      if v is not None})
-        session = await self.client.post(self._path("uploads"), body)
-        url = self._path("uploads", session["id"])
-        start = source.tell()
-        sha256, hashed = hashlib.sha256(), 0
-        offset, failures = 0, 0
-
-        def read_at(at: int) -> bytes:
-            source.seek(start + at)
-            return source.read(min(self.chunk_size, size - at))
-
-        while offset < size:
-            data = await asyncio.to_thread(read_at, offset)
-            if offset + len(data) > hashed:
-                fresh = data[hashed - offset:]
-                sha256.update(fresh)
-                hashed += len(fresh)
-            headers = {"Content-Type": "application/octet-stream",
-                       "Content-Range": f"bytes {offset}-{offset + len(data) - 1}/{size}",
-                       "Content-MD5": content_md5(data)}
-            try:
-                answer = await self.client.request("PUT", url, content=data, headers=headers)
-                offset, failures = int(answer["offset"]), 0
-            except (TransportError, Conflict) as error:
-                failures += 1
-                if failures > MAX_RESUMES:
-                    raise
-                if isinstance(error, Conflict) and not _offset_of(error):
-                    raise
-                offset = int((await self.client.get(url))["offset"])
-            if progress is not None:
-                progress(offset, size)
-        return cast(JSON, await self.client.post(url + "/complete",
-                                                 {"sha256": sha256.hexdigest()}))
+        url, sha256 = await send_resumable(self.client, self._base(), source, size,
+                                           opening=body, chunk_size=self.chunk_size,
+                                           progress=progress)
+        return cast(JSON, await self.client.post(url + "/complete", {"sha256": sha256}))
 
     async def upload_tree(self, local_dir: str | os.PathLike[str], parent: FileRef = "root",
                           *, progress: Progress = None) -> JSON:
@@ -174,39 +145,13 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
                                     suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
-                await self._fetch(self._path(*parts), out,
-                                  info["size"] if info["type"] == "file" else None, progress)
+                await fetch(self.client, self._path(*parts), out,
+                            info["size"] if info["type"] == "file" else None, progress)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
         return target
-
-    async def _fetch(self, url: str, out: BinaryIO, size: int | None, progress: Progress
-                     ) -> None:
-        written, etag, failures = 0, None, 0
-        digest = hashlib.sha256()
-        while True:
-            headers = {"Range": f"bytes={written}-"} if written else {}
-            try:
-                async with await self.client.request("GET", url, headers=headers,
-                                                     stream=True) as answer:
-                    etag = etag or answer.headers.get("etag", "").strip('"') or None
-                    if written and answer.status_code != 206:
-                        raise TransportError("the server did not resume the download")
-                    async for chunk in answer.aiter_bytes(READ):
-                        await asyncio.to_thread(out.write, chunk)
-                        digest.update(chunk)
-                        written += len(chunk)
-                        if progress is not None:
-                            progress(written, size)
-                break
-            except TransportError:
-                failures += 1
-                if failures > MAX_RESUMES or size is None:
-                    raise
-        if etag and size is not None and digest.hexdigest() != etag:
-            raise TransportError(f"The download does not match its ETag ({etag}).")
 
     async def download_tree(self, folder: FileRef, local_dir: str | os.PathLike[str], *,
                             progress: Progress = None) -> JSON:
@@ -227,6 +172,72 @@ class AsyncFiles(FileCalls[Awaitable[JSON], Awaitable[None], AsyncCursor]):
             else:
                 done["downloaded"].append(await self.download(child, target,
                                                               progress=progress))
+
+
+async def send_resumable(client: AsyncClient, base: str, source: BinaryIO, size: int, *,
+                         opening: Mapping[str, Any], chunk_size: int, progress: Progress
+                         ) -> tuple[str, str]:
+    """The awaitable twin of `files.send_resumable` (file reads in a worker thread)."""
+    session = await client.post(f"{base}/uploads", {**opening, "total": size})
+    url = f"{base}/uploads/{session['id']}"
+    start = source.tell()
+    sha256, hashed = hashlib.sha256(), 0
+    offset, failures = 0, 0
+
+    def read_at(at: int) -> bytes:
+        source.seek(start + at)
+        return source.read(min(chunk_size, size - at))
+
+    while offset < size:
+        data = await asyncio.to_thread(read_at, offset)
+        if offset + len(data) > hashed:
+            fresh = data[hashed - offset:]
+            sha256.update(fresh)
+            hashed += len(fresh)
+        headers = {"Content-Type": "application/octet-stream",
+                   "Content-Range": f"bytes {offset}-{offset + len(data) - 1}/{size}",
+                   "Content-MD5": content_md5(data)}
+        try:
+            answer = await client.request("PUT", url, content=data, headers=headers)
+            offset, failures = int(answer["offset"]), 0
+        except (TransportError, Conflict) as error:
+            failures += 1
+            if failures > MAX_RESUMES:
+                raise
+            if isinstance(error, Conflict) and not _offset_of(error):
+                raise
+            offset = int((await client.get(url))["offset"])
+        if progress is not None:
+            progress(offset, size)
+    return url, sha256.hexdigest()
+
+
+async def fetch(client: AsyncClient, url: str, out: BinaryIO, size: int | None,
+                progress: Progress) -> None:
+    """The awaitable twin of `files.fetch`."""
+    written, etag, failures = 0, None, 0
+    digest = hashlib.sha256()
+    while True:
+        headers = {"Range": f"bytes={written}-"} if written else {}
+        try:
+            async with await client.request("GET", url, headers=headers,
+                                            stream=True) as answer:
+                etag = etag or answer.headers.get("etag", "").strip('"') or None
+                if written and answer.status_code != 206:
+                    raise TransportError("the server did not resume the download")
+                async for chunk in answer.aiter_bytes(READ):
+                    await asyncio.to_thread(out.write, chunk)
+                    digest.update(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(written, size)
+            break
+        except TransportError:
+            failures += 1
+            if failures > MAX_RESUMES or size is None:
+                raise
+    if etag and size is not None and digest.hexdigest() != etag:
+        raise TransportError(f"The download does not match its ETag ({etag}).")
 
 
 async def _aread(source: BinaryIO, size: int | None, progress: Progress

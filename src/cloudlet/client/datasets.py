@@ -4,9 +4,15 @@ The plain calls (list, get, create, rows, …) are written once for both clients
 other resources. Imports, exports and the conversions (`to_geojson`, `to_pandas`) stream
 and poll, so `Datasets` (sync) and `AsyncDatasets` each have their own versions of those.
 
-Progress callbacks get `(stage, done, total)`: stage `upload` (bytes sent), `scanning`
-(bytes the server has checked), `loading` (rows written), `export` (bytes received; total
-is None, since an export streams).
+Progress callbacks get `(stage, done, total)`: stage `upload` (bytes sent), `fetching`
+(bytes of a resumable upload the server has copied to its worker), `scanning` (bytes the
+server has checked), `loading` (rows written), `export` (bytes received; total is None,
+since an export streams).
+
+Imports at or above `resumable_threshold` bytes go as a resumable upload (the files
+domain's sessions, through the same code as `client.files`), then start from it with the
+whole file's sha256 checked by the server. `datasets.galleries` holds the files attached to
+rows (galleries.py).
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from cloudlet.client import async_files, files
 from cloudlet.client.connection import segment
 from cloudlet.client.errors import _BY_STATUS, APIError, BadRequest, ServerError
+from cloudlet.client.file_calls import DEFAULT_CHUNK, DEFAULT_THRESHOLD
+from cloudlet.client.galleries import AsyncGalleries, Galleries
 from cloudlet.client.resources import ProjectRef, _given, _Resource
 
 if TYPE_CHECKING:
@@ -108,8 +117,21 @@ def _report(job: JSON, progress: Progress | None) -> None:
         return
     if job["phase"] in ("loading", "done") or job["state"] == "succeeded":
         progress("loading", job["rows_done"], job["rows_total"])
+    elif job["phase"] == "fetching":
+        progress("fetching", job["bytes_done"], job["bytes_total"])
     else:
         progress("scanning", job["bytes_done"], job["bytes_total"])
+
+
+def _uploaded(progress: Progress | None) -> Any:
+    """A files-style progress `(done, total)` reporting the `upload` stage."""
+    return None if progress is None else lambda done, total: progress("upload", done, total)
+
+
+def _from_upload(upload_url: str, filename: str, sha256: str, name: str | None,
+                 description: str | None) -> JSON:
+    return _given(upload_id=upload_url.rsplit("/", 1)[1], filename=filename, sha256=sha256,
+                  name=name, description=description)
 
 
 def _frame(collection: JSON, dataset: JSON, geometry: str) -> Any:
@@ -228,13 +250,29 @@ class Datasets(_DatasetCalls[JSON, None, Any]):
 
     _client: Client
 
+    def __init__(self, client: Client, *, resumable_threshold: int = DEFAULT_THRESHOLD,
+                 chunk_size: int = DEFAULT_CHUNK) -> None:
+        super().__init__(client)
+        self.resumable_threshold = resumable_threshold
+        self.chunk_size = chunk_size
+        self.galleries = Galleries(client)
+
     def start_import(self, project: ProjectRef, source: Source, *, name: str | None = None,
                      filename: str | None = None, description: str | None = None,
-                     progress: Progress | None = None) -> JSON:
+                     progress: Progress | None = None, resumable: bool | None = None) -> JSON:
         """Upload a file (path, bytes or binary file) as it streams from disk and return the
-        import job at once; `wait_import` follows it."""
+        import job at once; `wait_import` follows it. `resumable` None picks by size
+        (`resumable_threshold`): a resumable upload survives dropped connections."""
         fh, filename, size, close = _opened(source, filename)
+        base = f"/projects/{segment(project)}"
         try:
+            if resumable if resumable is not None else size >= self.resumable_threshold:
+                url, sha256 = files.send_resumable(
+                    self._client, base, fh, size, opening={}, chunk_size=self.chunk_size,
+                    progress=_uploaded(progress))
+                return cast(JSON, self._client.post(
+                    f"{base}/imports/from-upload",
+                    _from_upload(url, filename, sha256, name, description)))
             return cast(JSON, self._client.request(
                 "POST", f"/projects/{segment(project)}/imports",
                 params=_given(filename=filename, name=name, description=description),
@@ -266,12 +304,13 @@ class Datasets(_DatasetCalls[JSON, None, Any]):
 
     def import_file(self, project: ProjectRef, source: Source, *, name: str | None = None,
                     filename: str | None = None, description: str | None = None,
-                    progress: Progress | None = None, timeout: float | None = None
-                    ) -> list[JSON]:
+                    progress: Progress | None = None, timeout: float | None = None,
+                    resumable: bool | None = None) -> list[JSON]:
         """Import CSV, GeoJSON or a zip of them (a Shapefile/GeoPackage where the server has
         pyogrio) and return the datasets made (one, or one per file in a zip)."""
         job = self.start_import(project, source, name=name, filename=filename,
-                                description=description, progress=progress)
+                                description=description, progress=progress,
+                                resumable=resumable)
         return list(self.wait_import(project, job["id"], progress=progress,
                                      timeout=timeout)["datasets"])
 
@@ -333,11 +372,30 @@ class AsyncDatasets(_DatasetCalls[Any, Any, Any]):
 
     _client: AsyncClient
 
+    def __init__(self, client: AsyncClient, *, resumable_threshold: int = DEFAULT_THRESHOLD,
+                 chunk_size: int = DEFAULT_CHUNK) -> None:
+        super().__init__(client)
+        self.resumable_threshold = resumable_threshold
+        self.chunk_size = chunk_size
+        self.galleries = AsyncGalleries(client)
+
     async def start_import(self, project: ProjectRef, source: Source, *,
                            name: str | None = None, filename: str | None = None,
-                           description: str | None = None, progress: Progress | None = None
-                           ) -> JSON:
+                           description: str | None = None, progress: Progress | None = None,
+                           resumable: bool | None = None) -> JSON:
         fh, filename, size, close = _opened(source, filename)
+        base = f"/projects/{segment(project)}"
+        if resumable if resumable is not None else size >= self.resumable_threshold:
+            try:
+                url, sha256 = await async_files.send_resumable(
+                    self._client, base, fh, size, opening={}, chunk_size=self.chunk_size,
+                    progress=_uploaded(progress))
+            finally:
+                if close:
+                    fh.close()
+            return cast(JSON, await self._client.post(
+                f"{base}/imports/from-upload",
+                _from_upload(url, filename, sha256, name, description)))
 
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in _chunks(fh, size, progress):
@@ -374,9 +432,11 @@ class AsyncDatasets(_DatasetCalls[Any, Any, Any]):
     async def import_file(self, project: ProjectRef, source: Source, *,
                           name: str | None = None, filename: str | None = None,
                           description: str | None = None, progress: Progress | None = None,
-                          timeout: float | None = None) -> list[JSON]:
+                          timeout: float | None = None, resumable: bool | None = None
+                          ) -> list[JSON]:
         job = await self.start_import(project, source, name=name, filename=filename,
-                                      description=description, progress=progress)
+                                      description=description, progress=progress,
+                                      resumable=resumable)
         done = await self.wait_import(project, job["id"], progress=progress, timeout=timeout)
         return list(done["datasets"])
 

@@ -102,39 +102,14 @@ class Files(FileCalls[JSON, None, Cursor]):
     def _resumable(self, source: BinaryIO, size: int, *, parent: FileRef | None, name: str,
                    metadata: Mapping[str, Any] | None, tags: list[str] | None,
                    on_conflict: str, content_type: str | None, progress: Progress) -> JSON:
-        body: JSON = {"name": name, "total": size, "on_conflict": on_conflict}
+        body: JSON = {"name": name, "on_conflict": on_conflict}
         body.update({k: v for k, v in {"parent": parent, "content_type": content_type,
                                         "metadata": None if metadata is None else
                                         dict(metadata), "tags": tags}.items()
                      if v is not None})
-        session = self.client.post(self._path("uploads"), body)
-        url = self._path("uploads", session["id"])
-        start = source.tell()
-        sha256, hashed = hashlib.sha256(), 0
-        offset, failures = 0, 0
-        while offset < size:
-            source.seek(start + offset)
-            data = source.read(min(self.chunk_size, size - offset))
-            if offset + len(data) > hashed:  # hash each byte once, in order
-                fresh = data[hashed - offset:]
-                sha256.update(fresh)
-                hashed += len(fresh)
-            headers = {"Content-Type": "application/octet-stream",
-                       "Content-Range": f"bytes {offset}-{offset + len(data) - 1}/{size}",
-                       "Content-MD5": content_md5(data)}
-            try:
-                answer = self.client.request("PUT", url, content=data, headers=headers)
-                offset, failures = int(answer["offset"]), 0
-            except (TransportError, Conflict) as error:
-                failures += 1
-                if failures > MAX_RESUMES:
-                    raise
-                if isinstance(error, Conflict) and not _offset_of(error):
-                    raise
-                offset = int(self.client.get(url)["offset"])  # resume where the server is
-            if progress is not None:
-                progress(offset, size)
-        return cast(JSON, self.client.post(url + "/complete", {"sha256": sha256.hexdigest()}))
+        url, sha256 = send_resumable(self.client, self._base(), source, size, opening=body,
+                                     chunk_size=self.chunk_size, progress=progress)
+        return cast(JSON, self.client.post(url + "/complete", {"sha256": sha256}))
 
     def upload_tree(self, local_dir: str | os.PathLike[str], parent: FileRef = "root", *,
                     progress: Progress = None) -> JSON:
@@ -184,37 +159,13 @@ class Files(FileCalls[JSON, None, Cursor]):
                                     suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
-                self._fetch(url, out, info["size"] if info["type"] == "file" else None,
-                            progress)
+                fetch(self.client, url, out,
+                      info["size"] if info["type"] == "file" else None, progress)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
         return target
-
-    def _fetch(self, url: str, out: BinaryIO, size: int | None, progress: Progress) -> None:
-        written, etag, failures = 0, None, 0
-        digest = hashlib.sha256()
-        while True:
-            headers = {"Range": f"bytes={written}-"} if written else {}
-            try:
-                with self.client.request("GET", url, headers=headers, stream=True) as answer:
-                    etag = etag or answer.headers.get("etag", "").strip('"') or None
-                    if written and answer.status_code != 206:
-                        raise TransportError("the server did not resume the download")
-                    for chunk in answer.iter_bytes(READ):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        written += len(chunk)
-                        if progress is not None:
-                            progress(written, size)
-                break
-            except TransportError:
-                failures += 1
-                if failures > MAX_RESUMES or size is None:
-                    raise
-        if etag and size is not None and digest.hexdigest() != etag:
-            raise TransportError(f"The download does not match its ETag ({etag}).")
 
     def download_tree(self, folder: FileRef, local_dir: str | os.PathLike[str], *,
                       progress: Progress = None) -> JSON:
@@ -236,6 +187,73 @@ class Files(FileCalls[JSON, None, Cursor]):
                 done["skipped"].append(target)
             else:
                 done["downloaded"].append(self.download(child, target, progress=progress))
+
+
+def send_resumable(client: Client, base: str, source: BinaryIO, size: int, *,
+                   opening: Mapping[str, Any], chunk_size: int, progress: Progress
+                   ) -> tuple[str, str]:
+    """Open a resumable session at `{base}/uploads` (the project's path; `opening` holds
+    what the session is for, without a name it completes as an import or a gallery photo)
+    and send `size` bytes of `source` from where it stands, in chunks with their md5: a
+    failed chunk is retried, and after a dropped connection the upload carries on from the
+    offset the server kept. Returns (the session's URL, the sha256 of the bytes sent), to
+    complete it with."""
+    session = client.post(f"{base}/uploads", {**opening, "total": size})
+    url = f"{base}/uploads/{session['id']}"
+    start = source.tell()
+    sha256, hashed = hashlib.sha256(), 0
+    offset, failures = 0, 0
+    while offset < size:
+        source.seek(start + offset)
+        data = source.read(min(chunk_size, size - offset))
+        if offset + len(data) > hashed:  # hash each byte once, in order
+            fresh = data[hashed - offset:]
+            sha256.update(fresh)
+            hashed += len(fresh)
+        headers = {"Content-Type": "application/octet-stream",
+                   "Content-Range": f"bytes {offset}-{offset + len(data) - 1}/{size}",
+                   "Content-MD5": content_md5(data)}
+        try:
+            answer = client.request("PUT", url, content=data, headers=headers)
+            offset, failures = int(answer["offset"]), 0
+        except (TransportError, Conflict) as error:
+            failures += 1
+            if failures > MAX_RESUMES:
+                raise
+            if isinstance(error, Conflict) and not _offset_of(error):
+                raise
+            offset = int(client.get(url)["offset"])  # resume where the server is
+        if progress is not None:
+            progress(offset, size)
+    return url, sha256.hexdigest()
+
+
+def fetch(client: Client, url: str, out: BinaryIO, size: int | None, progress: Progress
+          ) -> None:
+    """Stream a download into `out`, resuming with `Range` after a drop (when the size is
+    known), and check the bytes against the sha256 ETag."""
+    written, etag, failures = 0, None, 0
+    digest = hashlib.sha256()
+    while True:
+        headers = {"Range": f"bytes={written}-"} if written else {}
+        try:
+            with client.request("GET", url, headers=headers, stream=True) as answer:
+                etag = etag or answer.headers.get("etag", "").strip('"') or None
+                if written and answer.status_code != 206:
+                    raise TransportError("the server did not resume the download")
+                for chunk in answer.iter_bytes(READ):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(written, size)
+            break
+        except TransportError:
+            failures += 1
+            if failures > MAX_RESUMES or size is None:
+                raise
+    if etag and size is not None and digest.hexdigest() != etag:
+        raise TransportError(f"The download does not match its ETag ({etag}).")
 
 
 def _read(source: BinaryIO, size: int | None, progress: Progress) -> Iterator[bytes]:

@@ -14,6 +14,7 @@ from cloudlet.server import debug, health
 from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
+from cloudlet.server.datasets.gallery_routes import router as galleries_router
 from cloudlet.server.datasets.routes import router as datasets_router
 from cloudlet.server.events.routes import router as events_router
 from cloudlet.server.faces import rinocloud
@@ -77,6 +78,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(files_router)
     router.include_router(file_transfers_router)
     router.include_router(datasets_router)
+    router.include_router(galleries_router)
     router.include_router(sql_router)
     if settings.debug_endpoints:
         router.include_router(debug.router)

@@ -11,6 +11,7 @@ from cloudlet.server.accounts.tokens import TokenService
 from cloudlet.server.core.db import Database
 from cloudlet.server.core.idempotency import IdempotencyStore
 from cloudlet.server.core.security import Passwords
+from cloudlet.server.datasets.galleries import GalleryService
 from cloudlet.server.datasets.imports import ImportService
 from cloudlet.server.datasets.readers.formats import ZipLimits
 from cloudlet.server.datasets.service import DatasetService
@@ -53,6 +54,7 @@ class Services:
     files: FileService
     datasets: DatasetService
     imports: ImportService
+    galleries: GalleryService
     sql: SqlService
 
     @classmethod
@@ -71,13 +73,6 @@ class Services:
         topics.register("project", projects.topic)
         storage = make_storage(settings, db)
         datasets = DatasetService(db, projects, events, storage)
-        imports = ImportService(
-            db, datasets, storage, workdir=settings.data_dir / "tmp" / "imports",
-            limits=ZipLimits(max_files=settings.dataset_zip_max_files,
-                             max_total=settings.dataset_zip_max_bytes,
-                             max_ratio=settings.dataset_zip_max_ratio),
-            concurrency=settings.dataset_import_concurrency,
-        )
         topics.register("dataset", datasets.topic)
         projects.on_delete(datasets.on_project_deleted)
         throttle = LoginThrottle(
@@ -110,6 +105,18 @@ class Services:
         uploads = UploadSessions(db, blobs, expiry=settings.upload_expiry,
                                  max_chunk=settings.upload_chunk_max)
         files = FileService(db, projects, events, blobs, uploads)
+        imports = ImportService(
+            db, datasets, storage, files, workdir=settings.data_dir / "tmp" / "imports",
+            limits=ZipLimits(max_files=settings.dataset_zip_max_files,
+                             max_total=settings.dataset_zip_max_bytes,
+                             max_ratio=settings.dataset_zip_max_ratio),
+            concurrency=settings.dataset_import_concurrency,
+            max_upload=settings.dataset_max_upload,
+        )
+        galleries = GalleryService(db, datasets, files, events)
+        datasets.on_delete(galleries.on_dataset_deleted)
+        datasets.on_row_delete(galleries.on_row_deleted)
+        projects.on_delete(galleries.on_project_deleted)
         sql = SqlService(db, projects, SqlEngine(db, Limits(
             timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
             max_bytes=settings.sql_max_bytes, max_length=settings.sql_max_length,
@@ -131,5 +138,6 @@ class Services:
             files=files,
             datasets=datasets,
             imports=imports,
+            galleries=galleries,
             sql=sql,
         )

@@ -1,11 +1,15 @@
-"""Import jobs: a file on disk (an upload spooled by the route; later, a finished upload
-session of the files domain) becomes one dataset, or several for a zip, all or none.
+"""Import jobs: a file (an upload spooled to disk by the route, or a finished resumable
+upload session of the files domain) becomes one dataset, or several for a zip, all or none.
 
 A job runs on a background thread of the worker that holds the file, and keeps its state in
 the database (`dataset_imports`), so any worker can answer `GET …/imports/<id>` and a client
 can poll it for progress: scanning reports bytes read, loading reports rows written. Failed
 jobs keep the reason with the file and the line or feature at fault. A server that stops
 mid-import marks the job failed on its next start and removes what it had begun.
+
+A resumable upload is claimed from the files domain as an attachment (`import:<upload id>`)
+once its whole-file hash checks out; the job copies it to the worker's disk in bounded
+chunks (phase `fetching`), then releases it, so the bytes go when the job ends.
 """
 
 from __future__ import annotations
@@ -20,17 +24,26 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from cloudlet.server.core.db import Database
-from cloudlet.server.core.errors import DomainError, NotFound
+from cloudlet.server.core.errors import DomainError, Invalid, NotFound, TooLarge
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.core.schema import utcnow
-from cloudlet.server.datasets.readers.formats import ZipLimits, format_of, scan
+from cloudlet.server.datasets.readers.formats import (
+    SNIFF_BYTES,
+    ZipLimits,
+    check_filename,
+    format_of,
+    head_of,
+    scan,
+)
 from cloudlet.server.datasets.readers.plan import Plan
 from cloudlet.server.datasets.service import DatasetService
 from cloudlet.server.datasets.storage import DatasetStorage
 from cloudlet.server.datasets.tables import dataset_imports as jobs
 from cloudlet.server.datasets.tables import datasets
+from cloudlet.server.files.service import FileService
 
 log = logging.getLogger(__name__)
 FINISHED = ("succeeded", "failed")
@@ -40,10 +53,18 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes
 @dataclass(frozen=True)
 class ImportSource:
     """What an import consumes: a local file the job now owns (deleted when it ends) and
-    the name the user gave it (its suffix picks the reader; its stem names the dataset)."""
+    the name the user gave it (its suffix picks the reader; its stem names the dataset).
+    With `claim` (an attachment from a resumable upload), the job first copies the
+    attachment's bytes to `path`, and releases it when it ends."""
 
     path: Path
     filename: str
+    claim: dict[str, Any] | None = None
+
+
+def upload_owner(upload_id: str) -> str:
+    """The owner of the attachment an import claims from a resumable upload."""
+    return f"import:{upload_id}"
 
 
 class Stopping(Exception):
@@ -51,11 +72,14 @@ class Stopping(Exception):
 
 
 class ImportService:
-    def __init__(self, db: Database, datasets: DatasetService, storage: DatasetStorage, *,
-                 workdir: Path, limits: ZipLimits, concurrency: int) -> None:
+    def __init__(self, db: Database, datasets: DatasetService, storage: DatasetStorage,
+                 files: FileService, *, workdir: Path, limits: ZipLimits, concurrency: int,
+                 max_upload: int) -> None:
         self.db = db
         self.datasets = datasets
         self.storage = storage
+        self.files = files
+        self.max_upload = max_upload
         self.workdir = workdir
         self.limits = limits
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -71,7 +95,7 @@ class ImportService:
         with self.db.read() as conn:
             self.datasets.projects.authorize(conn, principal, project_ref, Level.WRITE)
         if filename is not None:
-            format_of(filename)
+            check_filename(filename)
         self.storage.check_ready()
 
     def spool_dir(self) -> Path:
@@ -80,23 +104,34 @@ class ImportService:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def start(self, principal: Principal, project_ref: str, source: ImportSource, *,
-              name: str | None = None, description: str = "") -> dict[str, Any]:
+    def start(self, principal: Principal, project_ref: str | int, source: ImportSource, *,
+              name: str | None = None, description: str = "", upload_id: str | None = None
+              ) -> dict[str, Any]:
         """Queue an import of `source`; returns the job (poll `get` for its progress)."""
         try:
-            kind = format_of(source.filename)
+            head = self._head(source)
+            kind = format_of(source.filename, head)
+            size = source.claim["size"] if source.claim else source.path.stat().st_size
             with self.db.write() as tx:
                 project = self.datasets.projects.authorize(tx.conn, principal, project_ref,
                                                            Level.WRITE)
                 job_id = uuid.uuid4().hex
-                tx.execute(insert(jobs).values(
-                    id=job_id, project_id=project["id"], filename=source.filename[:255],
-                    format=kind, state="queued", phase="queued",
-                    bytes_total=source.path.stat().st_size, options={
-                        "name": name, "description": description},
-                    dataset_ids=[], created_by=principal.user_id, created_at=utcnow()))
+                with tx.conn.begin_nested():
+                    tx.execute(insert(jobs).values(
+                        id=job_id, project_id=project["id"], filename=source.filename[:255],
+                        format=kind, state="queued", phase="queued", bytes_total=size,
+                        options={"name": name, "description": description}, dataset_ids=[],
+                        upload_id=upload_id, created_by=principal.user_id,
+                        created_at=utcnow()))
+        except IntegrityError:
+            if upload_id is None:
+                source.path.unlink(missing_ok=True)
+                raise
+            # the same upload started by a concurrent request: that job owns the claim
+            return self._of_upload(principal, project_ref, upload_id)
         except BaseException:
             source.path.unlink(missing_ok=True)
+            self._release(source)
             raise
         thread = threading.Thread(target=self._run, args=(job_id, source, principal.user_id),
                                   name=f"import-{job_id[:8]}", daemon=True)
@@ -104,6 +139,69 @@ class ImportService:
             self._threads.add(thread)
         thread.start()
         return self.get(principal, project_ref, job_id)
+
+    def start_upload(self, principal: Principal, project_ref: str | int, upload_id: str, *,
+                     filename: str | None = None, md5: str | None = None,
+                     sha256: str | None = None, name: str | None = None,
+                     description: str = "") -> dict[str, Any]:
+        """Import a resumable upload of the files domain (a session opened without a name,
+        all its bytes sent), verifying the whole file's md5 and/or sha256 first: a mismatch
+        discards the upload and makes nothing. `filename`'s suffix picks the reader and its
+        stem names the dataset; without one (or without a suffix) the format is told from
+        the content. Repeating it answers the same job."""
+        filename = filename or "upload"
+        check_filename(filename)
+        with self.db.read() as conn:
+            project = self.datasets.projects.authorize(conn, principal, project_ref,
+                                                       Level.WRITE)
+        existing = self._of_upload(principal, project["id"], upload_id, missing_ok=True)
+        if existing is not None:
+            return existing
+        self.storage.check_ready()
+        session = self.files.upload_status(principal, project["id"], upload_id)
+        if session["kind"] != "blob":
+            raise Invalid("This upload was opened with a file name, so it completes into a "
+                          "file (POST …/uploads/{id}/complete); open one without a name to "
+                          "import it.")
+        if session["offset"] > self.max_upload:
+            raise TooLarge(f"The upload is {session['offset']} bytes; the limit is "
+                           f"{self.max_upload}.", limit=self.max_upload)
+        if session["offset"] == 0 and session["state"] == "open":
+            raise Invalid("The upload is empty.")
+        claim = self.files.attachments.claim_upload(
+            principal, project["id"], upload_id, owner=upload_owner(upload_id),
+            filename=filename, md5=md5, sha256=sha256)
+        path = self.spool_dir() / f"upload-{upload_id}"
+        return self.start(principal, project["id"], ImportSource(path, filename, claim),
+                          name=name, description=description, upload_id=upload_id)
+
+    def _of_upload(self, principal: Principal, project_ref: str | int, upload_id: str, *,
+                   missing_ok: bool = False) -> Any:
+        with self.db.read() as conn:
+            project = self.datasets.projects.authorize(conn, principal, project_ref, Level.READ)
+            row = conn.execute(select(jobs).where(jobs.c.upload_id == upload_id,
+                                                  jobs.c.project_id == project["id"])).first()
+            if row is None:
+                if missing_ok:
+                    return None
+                raise NotFound(f"No import of upload {upload_id!r} in this project.")
+            return self._shown(conn, dict(row._mapping))
+
+    def _head(self, source: ImportSource) -> bytes:
+        if source.claim is None:
+            return head_of(source.path)
+        return b"".join(self.files.attachments.open(source.claim, 0, SNIFF_BYTES))
+
+    def _release(self, source: ImportSource) -> None:
+        if source.claim is None:
+            return
+        try:
+            with self.db.write() as tx:
+                self.files.attachments.release(tx, source.claim["id"])
+        except NotFound:
+            pass
+        except Exception:
+            log.exception("could not release the upload of an import")
 
     def get(self, principal: Principal, project_ref: str, job_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -142,7 +240,7 @@ class ImportService:
             progress = 1.0
         elif job["phase"] == "loading" and total:
             progress = 0.5 + 0.5 * rows / total
-        elif job["bytes_total"]:
+        elif job["bytes_total"] and job["phase"] != "fetching":
             progress = 0.5 * job["bytes_done"] / job["bytes_total"]
         else:
             progress = 0.0
@@ -157,7 +255,7 @@ class ImportService:
             "progress": round(min(progress, 1.0), 4), "bytes_total": job["bytes_total"],
             "bytes_done": job["bytes_done"], "rows_total": total, "rows_done": rows,
             "datasets": made, "error": job["error"], "created_at": job["created_at"],
-            "finished_at": job["finished_at"],
+            "finished_at": job["finished_at"], "upload_id": job["upload_id"],
         }
 
     # --- running ---------------------------------------------------------------------------
@@ -202,7 +300,10 @@ class ImportService:
             with self._slots:
                 if self._stop.is_set():
                     raise Stopping()
-                self._set(job_id, state="running", phase="scanning")
+                if source.claim is not None:
+                    self._set(job_id, state="running", phase="fetching")
+                    self._fetch(job_id, source)
+                self._set(job_id, state="running", phase="scanning", bytes_done=0)
                 with self.db.read() as conn:
                     job = dict(conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
                                ._mapping)
@@ -232,9 +333,21 @@ class ImportService:
                 raise
         finally:
             source.path.unlink(missing_ok=True)
+            self._release(source)
             shutil.rmtree(workdir, ignore_errors=True)
             with self._lock:
                 self._threads.discard(threading.current_thread())
+
+    def _fetch(self, job_id: str, source: ImportSource) -> None:
+        """Copy a claimed upload from the blob store to the job's file, a chunk at a time."""
+        assert source.claim is not None
+        report = self._progress(job_id, "bytes_done")
+        done = 0
+        with source.path.open("wb") as out:
+            for chunk in self.files.attachments.open(source.claim):
+                out.write(chunk)
+                done += len(chunk)
+                report(done)
 
     def _load(self, job: dict[str, Any], plan: Plan, user_id: int, before: int,
               made: list[tuple[int, int]]) -> int:
@@ -286,6 +399,11 @@ class ImportService:
                     datasets.c.state.in_(("importing", "creating"))))]
         self._undo([(d["project_id"], d["id"]) for d in stale])
         with self.db.write() as tx:
+            uploads = tx.execute(select(jobs.c.upload_id).where(
+                jobs.c.state.in_(("queued", "running")), jobs.c.upload_id.is_not(None))
+            ).scalars().all()
+            for upload_id in uploads:
+                self.files.attachments.release_owner(tx, upload_owner(upload_id))
             tx.execute(update(jobs).where(jobs.c.state.in_(("queued", "running"))).values(
                 state="failed", phase="failed", finished_at=utcnow(), dataset_ids=[],
                 error={"status": 503, "title": "Service Unavailable",

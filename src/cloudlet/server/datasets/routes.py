@@ -21,7 +21,7 @@ from cloudlet.server.core.errors import Invalid
 from cloudlet.server.datasets import upload, wire
 from cloudlet.server.datasets.export import FORMATS
 from cloudlet.server.datasets.imports import ImportSource
-from cloudlet.server.datasets.readers.formats import format_of
+from cloudlet.server.datasets.readers.formats import check_filename
 from cloudlet.server.http.auth import Caller, Svc
 from cloudlet.server.http.pagination import Page, Paging, envelope
 from cloudlet.server.http.problems import problem
@@ -97,6 +97,8 @@ class ImportJob(BaseModel):
     error: dict[str, Any] | None
     created_at: datetime
     finished_at: datetime | None
+    upload_id: str | None = Field(default=None, description="The resumable upload it was "
+                                  "started from")
 
 
 class Positions(BaseModel):
@@ -350,15 +352,21 @@ async def start_import(
     limit = services.settings.dataset_max_upload
     upload.check_length(request, limit)
     await run_in_threadpool(imports.check_importable, caller, project)
-    spooled = await upload.spool(request, imports.spool_dir(), limit, filename, format_of)
+    spooled = await upload.spool(request, imports.spool_dir(), limit, filename, check_filename)
     fields = spooled.fields
     assert spooled.filename is not None
     job = await run_in_threadpool(
         imports.start, caller, project, ImportSource(spooled.path, spooled.filename),
         name=name or fields.get("name") or None,
         description=description or fields.get("description", ""))
+    return await _job_answer(request, services, caller, project, job, wait)
+
+
+async def _job_answer(request: Request, services: Any, caller: Any, project: str,
+                      job: dict[str, Any], wait: float) -> Response:
+    """202 with the job; with `wait`, 201 once it succeeded or its failure as a problem."""
     if wait:
-        job = await asyncio.to_thread(imports.wait, caller, project, job["id"], wait)
+        job = await asyncio.to_thread(services.imports.wait, caller, project, job["id"], wait)
         if job["state"] == "failed":
             error = job["error"] or {}
             extra = {k: v for k, v in error.items() if k not in ("status", "title", "detail")}
@@ -366,9 +374,44 @@ async def start_import(
                            import_id=job["id"], **extra)
         if job["state"] == "succeeded":
             return _json(job, 201)
+    location = request.url_for("get_import", project=project, import_id=job["id"]).path
     return Response(orjson.dumps(job, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC),
                     status_code=202, media_type="application/json",
-                    headers={"Location": f"{request.url.path}/{job['id']}"})
+                    headers={"Location": location})
+
+
+class ImportFromUpload(BaseModel):
+    upload_id: str = Field(min_length=1, max_length=64,
+                           description="A resumable upload opened without a name "
+                           "(`POST …/uploads`), all its bytes sent")
+    filename: str | None = Field(
+        default=None, max_length=255, description="The file's name: its suffix picks the "
+        "reader, its stem names the dataset (default `upload`, the format told from the "
+        "content)")
+    md5: str | None = Field(default=None, max_length=64, description="The whole file's md5 "
+                            "(hex)")
+    sha256: str | None = Field(default=None, max_length=64, description="… or its sha256")
+    name: str | None = Field(default=None, min_length=1, max_length=200,
+                             description="Dataset name (default: the file's stem)")
+    description: str = Field(default="", max_length=10_000)
+
+
+@router.post("/projects/{project}/imports/from-upload", response_model=ImportJob,
+             status_code=202,
+             responses={201: {"description": "With wait: the finished import"}})
+async def import_upload(
+    project: str, body: ImportFromUpload, request: Request, caller: Caller, services: Svc,
+    wait: float = Query(0, ge=0, le=3600, description="Seconds to wait for the import to "
+                        "finish; it then answers 201 with the job, or the error"),
+) -> Response:
+    """Import a completed resumable upload: the whole file's md5 and/or sha256 are checked
+    first (a mismatch discards the upload and makes nothing). Repeating it answers the same
+    job."""
+    job = await run_in_threadpool(
+        lambda: services.imports.start_upload(
+            caller, project, body.upload_id, filename=body.filename, md5=body.md5,
+            sha256=body.sha256, name=body.name, description=body.description))
+    return await _job_answer(request, services, caller, project, job, wait)
 
 
 @router.get("/projects/{project}/imports", response_model=Page[ImportJob])

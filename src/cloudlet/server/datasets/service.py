@@ -9,7 +9,7 @@ goes out after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,17 @@ class DatasetService:
         self.projects = projects
         self.events = events
         self.storage = storage
+        self._delete_hooks: list[Callable[[Tx, dict[str, Any]], None]] = []
+        self._row_delete_hooks: list[Callable[[Tx, dict[str, Any], str], None]] = []
+
+    def on_delete(self, hook: Callable[[Tx, dict[str, Any]], None]) -> None:
+        """Run `hook(tx, dataset)` inside the transaction that deletes a dataset (galleries
+        release their bytes)."""
+        self._delete_hooks.append(hook)
+
+    def on_row_delete(self, hook: Callable[[Tx, dict[str, Any], str], None]) -> None:
+        """Run `hook(tx, dataset, amigo_id)` after a row was deleted through the API."""
+        self._row_delete_hooks.append(hook)
 
     # --- what other domains call -----------------------------------------------------------
 
@@ -238,6 +249,8 @@ class DatasetService:
             _, dataset = self.authorize(tx.conn, principal, project_ref, dataset_id,
                                         Level.WRITE)
             self._announce(tx, dataset, "dataset.deleted")
+            for hook in self._delete_hooks:
+                hook(tx, dataset)
             tx.execute(delete(datasets).where(datasets.c.id == dataset_id))
         self.storage.drop_table(dataset["project_id"], dataset_id)
 
@@ -337,6 +350,10 @@ class DatasetService:
         geometry = dataset["geometry_column"]
         removed = _bounds([gone.get(geometry)]) if geometry else []
         self._summary_after(dataset, -1, [], removed, "row_deleted")
+        if self._row_delete_hooks:
+            with self.db.write() as tx:
+                for hook in self._row_delete_hooks:
+                    hook(tx, dataset, amigo_id)
 
     def _summary_after(self, dataset: dict[str, Any], delta: int, added: list[BBox],
                        removed: list[BBox], change: str) -> None:

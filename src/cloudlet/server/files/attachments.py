@@ -90,6 +90,9 @@ class Attachments:
         _check_owner(owner)
         with self.db.read() as conn:
             project_id = self.projects.authorize(conn, principal, project, Level.WRITE)["id"]
+            if self.uploads.row(conn, project_id, upload_id)["target"]["kind"] != "blob":
+                raise Invalid("This upload was opened with a file name: it completes into a "
+                              "file, not an attachment.")
         session, staged = self.uploads.finish(project_id=project_id, upload_id=upload_id,
                                               md5=md5, sha256=sha256)
         if staged is None:

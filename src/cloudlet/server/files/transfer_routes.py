@@ -199,7 +199,8 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
 
 async def serve_content(request: Request, services: Any, content: Content) -> Response:
-    """A file's bytes as a streamed answer, with Range, ETag and If-None-Match."""
+    """Serve bytes with Range, ETag and If-None-Match; other domains serve their
+    attachments (gallery photos) through it too."""
     headers = _headers(content)
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)

@@ -22,6 +22,9 @@ from cloudlet.server.datasets.readers.plan import BadFile, Plan, Progress, Unsup
 
 CSV_SUFFIXES = (".csv", ".tsv")
 GEOJSON_SUFFIXES = (".geojson", ".json")
+SNIFF_BYTES = 4096
+SUFFIX_OF = {"csv": ".csv", "geojson": ".geojson", "zip": ".zip", "geopackage": ".gpkg",
+             "kml": ".kml", "flatgeobuf": ".fgb"}
 SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd")
 
 
@@ -37,8 +40,12 @@ def supported() -> str:
     return f"CSV, TSV, GeoJSON{extra}, or a zip of those"
 
 
-def format_of(filename: str) -> str:
+def format_of(filename: str, head: bytes | None = None) -> str:
+    """The reader a file needs, by its suffix. A name without a suffix (AmigoCloud's chunked
+    uploads are all called `datafile`) is told by its first bytes, `head`."""
     suffix = PurePosixPath(filename.lower()).suffix
+    if not suffix and head is not None:
+        return _sniff(filename, head)
     if suffix in CSV_SUFFIXES:
         return "csv"
     if suffix in GEOJSON_SUFFIXES:
@@ -49,11 +56,47 @@ def format_of(filename: str) -> str:
         if suffix == ".shp":
             raise Unsupported(f"{filename}: upload a Shapefile as a zip with its .dbf, .shx "
                               "and .prj files.")
-        if not ogr_reader.available():
-            raise Unsupported(f"{filename}: {suffix} files need pyogrio, which this server "
-                              f"does not have; supported: {supported()}.")
-        return ogr_reader.OGR_SUFFIXES[suffix]
+        return _ogr(filename, ogr_reader.OGR_SUFFIXES[suffix])
     raise Unsupported(f"{filename}: unsupported file type; supported: {supported()}.")
+
+
+def check_filename(filename: str) -> None:
+    """Refuse early (before the bytes arrive) a name no reader takes; a name without a
+    suffix passes, its format is told from its content later."""
+    if PurePosixPath(filename.lower()).suffix:
+        format_of(filename)
+
+
+def _ogr(filename: str, kind: str) -> str:
+    if not ogr_reader.available():
+        raise Unsupported(f"{filename}: {kind} files need pyogrio, which this server does not "
+                          f"have; supported: {supported()}.")
+    return kind
+
+
+def _sniff(filename: str, head: bytes) -> str:
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head.startswith(b"SQLite format 3\x00"):
+        return _ogr(filename, "geopackage")
+    if head.startswith(b"fgb\x03"):
+        return _ogr(filename, "flatgeobuf")
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith((b"{", b"[")):
+        return "geojson"
+    if text.startswith(b"<"):
+        if b"<kml" in head:
+            return _ogr(filename, "kml")
+    elif text and b"\x00" not in head:
+        return "csv"  # the reader names any line that is not UTF-8
+    raise Unsupported(f"{filename}: can't tell the file's format from its content; name it "
+                      f"with a suffix (.csv, .geojson, .zip…); supported: {supported()}.")
+
+
+def head_of(path: Path) -> bytes:
+    """The first bytes of a file, enough to tell its format."""
+    with path.open("rb") as fh:
+        return fh.read(SNIFF_BYTES)
 
 
 def stem(filename: str) -> str:
@@ -63,7 +106,7 @@ def stem(filename: str) -> str:
 def scan(path: Path, filename: str, name: str | None, limits: ZipLimits, workdir: Path,
          progress: Progress | None = None) -> list[Plan]:
     """Check a file and plan its datasets (one, or one per file or layer in a zip)."""
-    kind = format_of(filename)
+    kind = format_of(filename, head_of(path))
     label = name or stem(filename)
     if kind == "csv":
         return [scan_csv(path, filename, label, progress)]
@@ -71,7 +114,7 @@ def scan(path: Path, filename: str, name: str | None, limits: ZipLimits, workdir
         return [scan_geojson(path, filename, label, progress)]
     if kind == "zip":
         return _scan_zip(path, filename, name, limits, workdir, progress)
-    named = workdir / f"input{PurePosixPath(filename.lower()).suffix}"
+    named = workdir / f"input{SUFFIX_OF.get(kind, PurePosixPath(filename.lower()).suffix)}"
     if not named.exists():  # GDAL goes by the file's suffix
         os.link(path, named)
     return ogr_reader.scan_ogr(named, filename, label, progress)
