@@ -106,7 +106,8 @@ def test_geocoder_update_reads_back_through_datasets(server: LiveServer, user: T
             "Eiffel Tower"]  # the spatial index followed the SQL write
 
         # PostGIS's column rules hold on both backends, and a refused write changes nothing
-        for bad, words in ((f"UPDATE {table} SET geom = ST_MakePoint(1, 2)", "SRID"),
+        for bad, words in ((f"UPDATE {table} SET geom = ST_SetSRID(ST_MakePoint(1, 2), "
+                            f"3857)", "SRID"),
                            (f"UPDATE {table} SET geom = ST_GeomFromText("
                             f"'LINESTRING(0 0, 1 1)', 4326)", "type")):
             refused = _write(c, p, bad)
@@ -114,9 +115,18 @@ def test_geocoder_update_reads_back_through_datasets(server: LiveServer, user: T
         assert _ok(_sql(c, p, f"SELECT count(*) FROM {table} WHERE geom IS NOT NULL")
                    )["data"] == [{"count": 3}]
 
-        # deleting through SQL: the count follows
-        assert _ok(_write(c, p, f"DELETE FROM {table} WHERE geom IS NULL"))["count"] == 1
-        assert c.get(base).json()["feature_count"] == 3
+        # as in PostGIS, a geometry without an SRID takes the column's
+        assert _ok(_write(c, p, f"UPDATE {table} SET geom = ST_MakePoint(10, 50) "
+                                f"WHERE address = 'Nowhere'"))["count"] == 1
+        assert _ok(_sql(c, p, f"SELECT ST_SRID(geom) FROM {table} WHERE address = 'Nowhere'")
+                   )["data"] == [{"st_srid": 4326}]
+        assert c.get(base).json()["bbox"] == pytest.approx([-77.0365, 38.8977, 10, 50])
+
+        # deleting through SQL: the count and the box follow
+        assert _ok(_write(c, p, f"DELETE FROM {table} WHERE address = 'Nowhere'"))["count"] == 1
+        meta = c.get(base).json()
+        assert meta["feature_count"] == 3
+        assert meta["bbox"] == pytest.approx([-77.0365, 38.8977, 2.2945, 48.8584])
 
 
 def test_paging_past_a_thousand_rows(user: TestUser) -> None:
@@ -274,7 +284,7 @@ def _checksum(server: LiveServer, backend: str) -> str:
         return digest.hexdigest()
     with psycopg.connect(server.env["CLOUDLET_DATABASE_URL"]) as conn:
         tables = conn.execute("SELECT schemaname, tablename FROM pg_tables WHERE schemaname "
-                              "= 'public' OR schemaname LIKE 'project_%' ORDER BY 1, 2").all()
+                              "= 'public' OR schemaname LIKE 'project_%' ORDER BY 1, 2").fetchall()
         for schema, name in tables:
             data = conn.execute(f'SELECT * FROM "{schema}"."{name}"').fetchall()  # type: ignore[arg-type]
             digest.update(f"{schema}.{name}{sorted(map(repr, data))}".encode())

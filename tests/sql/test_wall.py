@@ -108,7 +108,7 @@ def test_values_with_a_column_list_becomes_a_cte() -> None:
     assert text.startswith("WITH cloudlet_values_1(amigo_id, g) AS (VALUES (")
     # stored the way PostGIS stores into geometry(Point, 4326): SRID and type checked
     assert "FROM cloudlet_values_1 AS c" in text
-    assert "SET g = CLOUDLET_GEOMETRY(c.g, 4326, 'point')" in text
+    assert "SET g = CLOUDLET_STORE(c.g, 4326, 'point')" in text
     assert ctes == {"cloudlet_values_1"}
 
 

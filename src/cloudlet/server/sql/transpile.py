@@ -148,10 +148,10 @@ STORED_SRID = 4326  # every dataset geometry column is geometry(<type>, 4326)
 
 def _stored(value: exp.Expression, kind: str) -> exp.Expression:
     """A value bound for a `geometry(<kind>, 4326)` column, checked the way PostGIS checks it
-    (SRID and type must match; a geography becomes its geometry), stored as EWKB."""
+    (see `spatial.to_stored`), stored as EWKB."""
     if not kind:
         return exp.Anonymous(this="cloudlet_store", expressions=[value])
-    return exp.Anonymous(this="cloudlet_geometry", expressions=[
+    return exp.Anonymous(this="cloudlet_store", expressions=[
         value, exp.Literal.number(STORED_SRID), exp.Literal.string(kind)])
 
 
