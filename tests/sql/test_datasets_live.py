@@ -29,11 +29,11 @@ from tests.support.accounts import TestUser, make_user
 from tests.support.live import LiveServer
 from tests.support.ws import Socket
 
-ADDRESS_CSV = ("address,geom\n"
-               "1 Main St,POINT (-71.06 42.36)\n"
-               "White House,\n"
-               "Eiffel Tower,\n"
-               "Nowhere,\n").encode()
+ADDRESS_CSV = (b"address,geom\n"
+               b"1 Main St,POINT (-71.06 42.36)\n"
+               b"White House,\n"
+               b"Eiffel Tower,\n"
+               b"Nowhere,\n")
 GEOCODED = {"White House": (-77.0365, 38.8977), "Eiffel Tower": (2.2945, 48.8584)}
 
 
@@ -156,8 +156,8 @@ def test_paging_past_a_thousand_rows(user: TestUser) -> None:
 
 def test_joins_and_distances_in_meters(user: TestUser) -> None:
     p = user.home_project["id"]
-    cities = ("name,lat,lon\nWhite House,38.8977,-77.0365\nLincoln Memorial,38.8893,-77.0502\n"
-              "Eiffel Tower,48.8584,2.2945\n").encode()
+    cities = (b"name,lat,lon\nWhite House,38.8977,-77.0365\nLincoln Memorial,38.8893,-77.0502\n"
+              b"Eiffel Tower,48.8584,2.2945\n")
     with user.client() as c:
         places = imported(c, p, cities, "landmarks.csv")
         visits = imported(c, p, b"who,place\nann,White House\nbob,Eiffel Tower\n"
@@ -319,3 +319,26 @@ def test_escape_corpus_on_two_projects_real_tables(launch: Launch, backend: str)
         # the walls are not just closed doors: the tenant still reads its own rows
         assert _ok(_sql(c, p, f"SELECT count(*) FROM {names['dataset_11']}"))["data"] == [
             {"count": len(PLACES)}]
+
+
+def test_deleting_a_project_drops_its_tables_schema_and_role(server: LiveServer,
+                                                             user: TestUser,
+                                                             backend: str) -> None:
+    def left(p: int) -> list[Any]:
+        """What the project keeps outside its rows: its file, or its schema and role."""
+        if backend == "sqlite":
+            return list((server.data_dir / "datasets").glob(f"project_{p}.sqlite"))
+        with psycopg.connect(server.env["CLOUDLET_DATABASE_URL"]) as conn:
+            return [*conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = %s",
+                                  (f"project_{p}",)).fetchall(),
+                    *conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+                                  (f"cloudlet\\_%\\_p{p}",)).fetchall()]
+
+    with user.client() as c:
+        project = c.post("/projects", json={"name": "with-sql"}).json()
+        p = project["id"]
+        ds = imported(c, p, b"a\n1\n", "one.csv")
+        assert _ok(_sql(c, p, f"SELECT a FROM {ds['table_name']}"))["data"] == [{"a": 1}]
+        assert len(left(p)) == (1 if backend == "sqlite" else 2)
+        assert c.delete(f"/projects/{p}").status_code == 204
+    assert left(p) == []
