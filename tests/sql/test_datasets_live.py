@@ -109,7 +109,11 @@ def test_geocoder_update_reads_back_through_datasets(server: LiveServer, user: T
         for bad, words in ((f"UPDATE {table} SET geom = ST_SetSRID(ST_MakePoint(1, 2), "
                             f"3857)", "SRID"),
                            (f"UPDATE {table} SET geom = ST_GeomFromText("
-                            f"'LINESTRING(0 0, 1 1)', 4326)", "type")):
+                            f"'LINESTRING(0 0, 1 1)', 4326)", "type"),
+                           (f"UPDATE {table} SET geom = ST_SetSRID(ST_MakePoint(1, 2, 3), "
+                            f"4326)", "Z dimension"),
+                           (f"UPDATE {table} SET geom = ST_SetSRID(ST_MakePoint(1, 2), "
+                            f"4326)::geography", "geography")):
             refused = _write(c, p, bad)
             assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
         assert _ok(_sql(c, p, f"SELECT count(*) FROM {table} WHERE geom IS NOT NULL")

@@ -163,6 +163,8 @@ def to_stored(value: Any, srid: Any = 0, kind: Any = "") -> Any:
         return geo.as_geometry().encode()
     if geo.geography:
         raise GeometryError("column is of type geometry but expression is of type geography")
+    if geo.shape.has_z:  # dataset columns are 2D
+        raise GeometryError("Geometry has Z dimension but column does not")
     if geo.srid == 0:
         geo = Geo(geo.shape, int(srid))
     return to_geometry(geo.encode(), srid, kind)
