@@ -191,7 +191,7 @@ def test_joins_and_distances_in_meters(user: TestUser) -> None:
 
 def test_grants_follow_datasets_made_later(user: TestUser) -> None:
     """The project's SQL role exists after the first query; datasets imported or created
-    afterwards are reachable, deleted ones are gone, importing ones are out of reach."""
+    afterwards are reachable, deleted ones are gone."""
     p = user.home_project["id"]
     with user.client() as c:
         assert _ok(_sql(c, p, "SELECT 1 AS one"))["data"] == [{"one": 1}]
