@@ -1,7 +1,7 @@
 """`GET/POST /api/v1/projects/{project}/sql` on the live server, through raw HTTP, the SDK and
-the CLI. Until the datasets domain lands, projects have no dataset tables here, so these use
-statements over VALUES and recursive CTEs; tests/sql/test_escape.py and test_corpus.py cover
-real tables on both backends below the route."""
+the CLI, with statements over VALUES and recursive CTEs; tests/sql/test_datasets_live.py runs
+SQL over real imported datasets, and test_escape.py and test_corpus.py test the walls below the
+route."""
 
 from __future__ import annotations
 

@@ -104,9 +104,11 @@ def test_values_with_a_column_list_becomes_a_cte() -> None:
     checked = ok("UPDATE dataset_1 AS d SET g = c.g FROM (VALUES ('a', ST_SetSRID("
                  "ST_MakePoint(1, 2), 4326))) AS c(amigo_id, g) WHERE c.amigo_id = d.amigo_id",
                  post=True)
-    text, ctes = transpile.to_sqlite(checked.tree, checked, {"dataset_1": {"g"}})
+    text, ctes = transpile.to_sqlite(checked.tree, checked, {"dataset_1": {"g": "point"}})
     assert text.startswith("WITH cloudlet_values_1(amigo_id, g) AS (VALUES (")
-    assert "FROM cloudlet_values_1 AS c" in text and "SET g = CLOUDLET_STORE(c.g)" in text
+    # stored the way PostGIS stores into geometry(Point, 4326): SRID and type checked
+    assert "FROM cloudlet_values_1 AS c" in text
+    assert "SET g = CLOUDLET_STORE(c.g, 4326, 'point')" in text
     assert ctes == {"cloudlet_values_1"}
 
 

@@ -15,6 +15,7 @@ from cloudlet.server.datasets.galleries import GalleryService
 from cloudlet.server.datasets.imports import ImportService
 from cloudlet.server.datasets.readers.formats import ZipLimits
 from cloudlet.server.datasets.service import DatasetService
+from cloudlet.server.datasets.sql_catalog import DatasetSqlCatalog
 from cloudlet.server.datasets.storage import make_storage
 from cloudlet.server.events.backends import make_bus
 from cloudlet.server.events.service import EventService
@@ -124,7 +125,7 @@ class Services:
         sql = SqlService(db, projects, SqlEngine(db, Limits(
             timeout=settings.sql_timeout, max_rows=settings.sql_max_rows,
             max_bytes=settings.sql_max_bytes, max_length=settings.sql_max_length,
-        ), settings.secret_key))
+        ), settings.secret_key), catalog=DatasetSqlCatalog(datasets))
         projects.on_delete(sql.drop_project)
         queries = QueryService(db, streams, store)
         reports = ReportService(db, streams, devices, queries)

@@ -39,8 +39,9 @@ class ProjectTables:
     sqlite_path: Path | None = None
     pg_schema: str | None = None
 
-    def geometry_columns(self) -> dict[str, set[str]]:
-        return {name: set(t.geometry_columns) for name, t in self.tables.items()}
+    def geometry_columns(self) -> dict[str, dict[str, str]]:
+        """Per table, its geometry columns and their types (`point`, …, `geometry`)."""
+        return {name: dict(t.geometry_columns) for name, t in self.tables.items()}
 
     def column_kinds(self, tables: set[str] | frozenset[str]) -> dict[str, str]:
         """Answer types of the named tables' columns (by column name), where they are sure."""

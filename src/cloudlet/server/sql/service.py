@@ -43,7 +43,8 @@ class SqlService:
         answer = self.engine.run(tables, query, allow_writes=write, limit=limit, offset=offset,
                                  geometry_format=geometry_format,
                                  prepare=self.catalog.prepare_sqlite if self.catalog else None)
-        if answer.checked.writes and self.catalog is not None and answer.checked.target:
+        if answer.checked.writes and self.catalog is not None and answer.checked.target \
+                and answer.count > 0:  # no rows changed: nothing to recount or announce
             try:
                 self.catalog.after_sql_write(project["id"], {answer.checked.target})
             except Exception:  # the rows are committed; a stale count must not undo that

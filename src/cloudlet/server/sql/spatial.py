@@ -151,10 +151,23 @@ def to_geography(value: Any) -> bytes | None:
     return None if geo is None else geo.as_geography().encode()
 
 
-def to_stored(value: Any) -> Any:
-    """What a geometry column gets on INSERT/UPDATE: canonical EWKB, never a geography tag."""
+def to_stored(value: Any, srid: Any = 0, kind: Any = "") -> Any:
+    """What a geometry column gets on INSERT/UPDATE: canonical EWKB, never a geography tag.
+    With the column's SRID and type (`geometry(<kind>, <srid>)`), PostGIS's assignment
+    rules: an unknown SRID (0) takes the column's, another SRID or type is refused, and a
+    geography is not a geometry."""
     geo = decode(value)
-    return None if geo is None else geo.as_geometry().encode()
+    if geo is None:
+        return None
+    if not srid:
+        return geo.as_geometry().encode()
+    if geo.geography:
+        raise GeometryError("column is of type geometry but expression is of type geography")
+    if geo.shape.has_z:  # dataset columns are 2D
+        raise GeometryError("Geometry has Z dimension but column does not")
+    if geo.srid == 0:
+        geo = Geo(geo.shape, int(srid))
+    return to_geometry(geo.encode(), srid, kind)
 
 
 # --- accessors and measures ----------------------------------------------------------------
@@ -428,7 +441,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
 INTERNAL: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "cloudlet_geometry": (to_geometry, (1, 3)),
     "cloudlet_geography": (to_geography, (1,)),
-    "cloudlet_store": (to_stored, (1,)),
+    "cloudlet_store": (to_stored, (1, 3)),
     "cloudlet_integer": (to_integer, (1,)),
 }
 PREDICATES = {"st_intersects", "st_within", "st_contains", "st_dwithin"}

@@ -3,7 +3,8 @@ and on SQLite the rewrites its dialect needs.
 
 SQLite rewrites: casts to geometry/geography become Cloudlet functions (SQLite's CAST would
 turn a blob into a number); `(VALUES …) AS c(a, b)` becomes a CTE (SQLite has no column
-lists on table aliases); values stored into geometry columns are normalised to EWKB; and every
+lists on table aliases); values stored into geometry columns are checked like PostGIS checks
+geometry(<type>, 4326) and normalised to EWKB; and every
 result column gets PostgreSQL's name. `UPDATE … FROM` and `::` casts SQLite runs as they are,
 once sqlglot writes them in its dialect.
 """
@@ -66,7 +67,7 @@ def to_postgres(tree: exp.Expression) -> str:
 
 
 def to_sqlite(tree: exp.Expression, checked: Checked,
-              geometry_columns: Mapping[str, set[str]]) -> tuple[str, set[str]]:
+              geometry_columns: Mapping[str, Mapping[str, str]]) -> tuple[str, set[str]]:
     """SQLite text of a checked (and possibly paged) tree, and the CTE names it defines
     (for the authorizer)."""
     tree = tree.copy()
@@ -74,7 +75,7 @@ def to_sqlite(tree: exp.Expression, checked: Checked,
     tree = tree.transform(_cast_rewrite, copy=False)
     _hoist_values(tree)
     if checked.target is not None:
-        _store_geometry(tree, geometry_columns.get(checked.target, set()))
+        _store_geometry(tree, geometry_columns.get(checked.target, {}))
     ctes = {identifier_name(cte.args["alias"].this) for cte in tree.find_all(exp.CTE)
             if cte.args.get("alias") is not None}
     return render(tree, "sqlite"), ctes
@@ -142,17 +143,26 @@ def _hoist_values(tree: exp.Expression) -> None:
             tree.set("with_", exp.With(expressions=[cte]))
 
 
-def _stored(value: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this="cloudlet_store", expressions=[value])
+STORED_SRID = 4326  # every dataset geometry column is geometry(<type>, 4326)
 
 
-def _store_geometry(tree: exp.Expression, columns: set[str]) -> None:
+def _stored(value: exp.Expression, kind: str) -> exp.Expression:
+    """A value bound for a `geometry(<kind>, 4326)` column, checked the way PostGIS checks it
+    (see `spatial.to_stored`), stored as EWKB."""
+    if not kind:
+        return exp.Anonymous(this="cloudlet_store", expressions=[value])
+    return exp.Anonymous(this="cloudlet_store", expressions=[
+        value, exp.Literal.number(STORED_SRID), exp.Literal.string(kind)])
+
+
+def _store_geometry(tree: exp.Expression, columns: Mapping[str, str]) -> None:
     if not columns:
         return
     if isinstance(tree, exp.Update):
         for assignment in tree.expressions:
             if isinstance(assignment, exp.EQ) and _column(assignment.this) in columns:
-                assignment.set("expression", _stored(assignment.expression))
+                kind = columns[_column(assignment.this)]
+                assignment.set("expression", _stored(assignment.expression, kind))
         return
     if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema):
         return
@@ -166,13 +176,13 @@ def _store_geometry(tree: exp.Expression, columns: set[str]) -> None:
         for row in rows:
             for i in positions:
                 if i < len(row.expressions):
-                    row.expressions[i] = _stored(row.expressions[i])
+                    row.expressions[i] = _stored(row.expressions[i], columns[names[i]])
                     row.expressions[i].parent = row
     elif isinstance(source, exp.Select):
         for i in positions:
             if i < len(source.expressions) and not isinstance(source.expressions[i], exp.Star):
                 item = source.expressions[i]
-                item.replace(_stored(item.copy()))
+                item.replace(_stored(item.copy(), columns[names[i]]))
 
 
 def _column(node: exp.Expression) -> str:

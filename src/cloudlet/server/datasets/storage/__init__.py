@@ -4,7 +4,8 @@ Layout (the SQL feature confines user queries to it):
 
 - SQLite: one database file per project, `<data dir>/datasets/project_<id>.sqlite`, holding
   the tables `dataset_<id>` and, per primary geometry column, an R*Tree `_rtree_dataset_<id>`
-  kept current by triggers. Geometry is ISO WKB (2D) in a BLOB; timestamps are UTC text
+  kept current by triggers. Geometry is little-endian EWKB (2D, SRID 4326) in a BLOB, the
+  form SQL's geometry functions write; timestamps are UTC text
   `YYYY-MM-DDTHH:MM:SS.ffffffZ` (fixed width, so text order is time order); booleans 0/1;
   json is JSON text. Every connection to such a file must come from
   `SqliteStorage.connect()`, which registers the functions the triggers call.

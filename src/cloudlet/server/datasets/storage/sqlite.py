@@ -33,6 +33,7 @@ from cloudlet.server.datasets.storage.base import (
     table_name,
 )
 
+SRID = 4326
 SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "boolean": "INTEGER",
              "timestamp": "TEXT", "json": "TEXT", "geometry": "BLOB"}
 
@@ -72,6 +73,12 @@ def register_functions(conn: sqlite3.Connection) -> None:
     """The functions dataset triggers and filters call; every connection needs them."""
     conn.create_function("cloudlet_bound", 2, _locked_bound, deterministic=True)
     conn.create_function("cloudlet_bbox_overlaps", 5, _overlaps, deterministic=True)
+
+
+def _ewkb(geoms: Any) -> Any:
+    """Little-endian EWKB with SRID 4326: what SQL's geometry functions write and PostGIS
+    sends, so a value stored through SQL and one stored here read back the same."""
+    return shapely.to_wkb(shapely.set_srid(geoms, SRID), include_srid=True, byte_order=1)
 
 
 def _ts(value: datetime) -> str:
@@ -214,7 +221,7 @@ class SqliteStorage(DatasetStorage):
         if kind == "json":
             return orjson.dumps(value).decode()
         if kind == "geometry":
-            return None if value.is_empty else shapely.to_wkb(value)
+            return None if value.is_empty else _ewkb(value)
         return value
 
     def _decoder(self, columns: list[Column]) -> Any:
@@ -310,7 +317,7 @@ class SqliteStorage(DatasetStorage):
                     bounds = shapely.bounds(geoms)
                     boxes = [(rid, b[0], b[2], b[1], b[3]) for rid, b in zip(
                         rowids, bounds.tolist(), strict=True) if b[0] == b[0]]
-                values.append(shapely.to_wkb(geoms).tolist())
+                values.append(_ewkb(geoms).tolist())
             elif c.type in ("boolean", "timestamp", "json"):
                 values.append([self.encode(c, v) for v in raw])
             else:
