@@ -1,7 +1,8 @@
 """Stream events: a timestamp and a JSON object of extra data on a stream (IOTile's events).
 
-An event may also carry an attached file; the `file_id` column is there for it, and stays
-empty until the files domain can hold the attachment (its upload is not wired yet).
+An event may also carry a file: `file_id` names a file of the stream's project (the IOTile
+face's event upload stores it in the project's files, where the native API lists and serves
+it).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class StreamEventService:
         self.events = events
 
     def create(self, principal: Principal, stream_ref: str, *, timestamp: Any = None,
-               precision: str | None = None, extra_data: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+               precision: str | None = None, extra_data: dict[str, Any] | None = None,
+               file_id: int | None = None) -> dict[str, Any]:
         """Record an event on a stream; `timestamp` (epoch in `precision`, or ISO-8601)
         defaults to now."""
         if extra_data is not None and not isinstance(extra_data, dict):
@@ -55,8 +56,8 @@ class StreamEventService:
         with self.db.write() as tx:
             stream = self.streams.locate(tx.conn, principal, stream_ref, Level.WRITE)
             event_id = tx.execute(insert(stream_events).values(
-                stream_id=stream["id"], ts=ts, extra_data=text, created_by=principal.user_id,
-                created_at=utcnow())).inserted_primary_key[0]
+                stream_id=stream["id"], ts=ts, extra_data=text, file_id=file_id,
+                created_by=principal.user_id, created_at=utcnow())).inserted_primary_key[0]
             row = tx.execute(select(stream_events).where(stream_events.c.id == event_id)).one()
             shown = present(row, stream["gid"])
             for topic in (f"stream:{stream['gid']}", f"project:{stream['project_id']}"):
