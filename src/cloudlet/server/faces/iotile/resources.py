@@ -34,21 +34,20 @@ class Face:
     def __init__(self, request: Request) -> None:
         self.services: Services = services_of(request)
         self.caller: Principal = principal(request)
-        self._projects: dict[int, dict[str, Any]] = {}
+        self._projects: dict[str, dict[str, Any]] = {}  # by every ref used, and by id
 
     def project(self, ref: str | int) -> dict[str, Any]:
         """A project the caller can read, by int id, `p--` slug or UUID (404 otherwise)."""
-        key = ref if isinstance(ref, int) else None
-        if key is not None and key in self._projects:
-            return self._projects[key]
-        found = self.services.projects.get(self.caller, str(ref))
-        self._projects[found["id"]] = found
-        return found
+        key = str(ref)
+        if key not in self._projects:
+            found = self.services.projects.get(self.caller, key)
+            self._projects[key] = self._projects[str(found["id"])] = found
+        return self._projects[key]
 
     def projects(self) -> list[dict[str, Any]]:
         _, found = self.services.projects.list(self.caller, limit=ALL, offset=0)
         for p in found:
-            self._projects.setdefault(p["id"], p)
+            self._projects.setdefault(str(p["id"]), p)
         return found
 
     def across(self, paging: Paging, fetch: Fetch, project: str | None) -> tuple[int, list[Any]]:
