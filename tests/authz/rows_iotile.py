@@ -39,6 +39,19 @@ def _event(world: World, caller: str) -> bytes:
                   "encoded_extra_data": json.dumps({"by": caller})})
 
 
+def _uploaded(world: World) -> dict[str, Any]:
+    """An event with a file on the world's stream, uploaded by the owner (made once)."""
+    made = getattr(world, "_iotile_event", None)
+    if made is None:
+        with world.owner_client() as c:
+            answer = c.post(world.server.url + f"{FACE}/event/upload/",
+                            content=_event(world, "owner"), headers=_multipart(world))
+            answer.raise_for_status()
+            made = {"event": answer.json()["id"]}
+        world._iotile_event = made  # type: ignore[attr-defined]
+    return dict(made)
+
+
 def _multipart(world: World) -> dict[str, str]:
     return {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
@@ -78,6 +91,10 @@ register(
         params=_gids),
     Row("GET", f"{FACE}/event/", expect(200, **HIDDEN), foreign=True,
         query=lambda w: {"filter": _gids(w)["stream"]}),
+    Row("GET", f"{FACE}/event/{{event}}/", expect(200, **HIDDEN), foreign=True,
+        params=_uploaded),
+    Row("GET", f"{FACE}/event/{{event}}/data/", expect(200, **HIDDEN), foreign=True,
+        params=_uploaded),
     Row("POST", f"{FACE}/event/upload/", expect(201, **WRITERS), foreign=True,
         content=_event, headers=_multipart),
     Row("POST", f"{FACE}/streamer/report/", expect(201, read_token=403), foreign=True,

@@ -400,6 +400,9 @@ def test_an_uploaded_event_is_a_stream_event_with_its_file(server: LiveServer, f
             resp = c.event.upload.upload_file(filename='shot.json', data=data)
             out["resp"] = resp
             out["listed"] = c.event.get(filter=os.environ["FLOW"])
+            out["one"] = c.event(resp["id"]).get()
+            out["data"] = c.event(resp["id"]).data.get()
+            out["no_event"] = status_of(lambda: c.event(resp["id"] + 1000).get())
             bad = dict(data, encoded_extra_data="{not json")
             out["bad"] = status_of(lambda: c.event.upload.upload_file(filename='shot.json',
                                                                       data=bad))
@@ -411,6 +414,9 @@ def test_an_uploaded_event_is_a_stream_event_with_its_file(server: LiveServer, f
     assert event["stream"] == farm.flow and event["extra_data"] == {"foo": "bar"}
     assert event["timestamp"] == "2023-11-14T22:20:00.000000Z" and event["has_raw_data"]
     assert [e["id"] for e in ran["listed"]["results"]] == [event["id"]]
+    assert ran["one"] == event
+    assert ran["data"] == {"test": 1, "hello": 2}  # the fixture's raw event data, as sent
+    assert ran["no_event"] == ["HttpNotFoundError", 404]
     assert ran["bad"] == ["HttpClientError", 400]
     assert ran["nostream"] == ["HttpNotFoundError", 404]
     pid = farm.project["id"]

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import func, insert, select
 
 from cloudlet.server.core.db import Database
-from cloudlet.server.core.errors import Invalid
+from cloudlet.server.core.errors import Invalid, NotFound
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.core.schema import utcnow
 from cloudlet.server.events.service import EventService
@@ -79,3 +79,16 @@ class StreamEventService:
             rows = conn.execute(query.order_by(stream_events.c.ts, stream_events.c.id)
                                 .limit(limit).offset(offset))
             return total, [present(r, stream["gid"]) for r in rows]
+
+    def get(self, principal: Principal, event_id: int) -> dict[str, Any]:
+        """One event by its id, if the caller can read its stream (404 otherwise), with its
+        stream's project id (where its file is)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(stream_events).where(stream_events.c.id == event_id)
+                               ).first()
+            parts = self.streams.gid_parts(conn, [row.stream_id]) if row else {}
+            if row is None or row.stream_id not in parts:
+                raise NotFound(f"No event {event_id}.")
+            stream = self.streams.locate(conn, principal, parts[row.stream_id]["stream"],
+                                         Level.READ)
+            return {**present(row, stream["gid"]), "project_id": stream["project_id"]}

@@ -20,6 +20,7 @@ from cloudlet.server.faces.iotile import shapes, wire
 from cloudlet.server.faces.iotile.wire import Paging, principal, services_of
 from cloudlet.server.files.blobs import too_large
 from cloudlet.server.files.ingest import Form, receive_multipart
+from cloudlet.server.files.transfer_routes import serve_node
 from cloudlet.server.services import Services
 
 router = APIRouter(prefix="/api/v1")
@@ -111,6 +112,23 @@ def list_events(request: Request, filter: str | None = None) -> Response:
     total, found = services.stream_events.list(caller, filter, limit=paging.size,
                                                offset=paging.offset)
     return JSONResponse(paging.answer(total, [shapes.event(e) for e in found]))
+
+
+@router.get("/event/{event_id}/")
+def get_event(event_id: int, request: Request) -> Response:
+    caller = principal(request)
+    return JSONResponse(shapes.event(services_of(request).stream_events.get(caller, event_id)))
+
+
+@router.get("/event/{event_id}/data/")
+async def event_data(event_id: int, request: Request) -> Response:
+    """The event's raw data: the file uploaded with it, as it came (404 without one)."""
+    services = services_of(request)
+    caller = await run_in_threadpool(principal, request)
+    event = await run_in_threadpool(services.stream_events.get, caller, event_id)
+    if event["file"] is None:
+        raise NotFound(f"Event {event_id} has no data file.")
+    return await serve_node(request, services, caller, str(event["project_id"]), event["file"])
 
 
 # --- streamer reports -----------------------------------------------------------------------
