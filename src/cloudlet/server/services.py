@@ -31,6 +31,8 @@ from cloudlet.server.sql.limits import Limits
 from cloudlet.server.sql.service import SqlService
 from cloudlet.server.timeseries.devices import DeviceService
 from cloudlet.server.timeseries.ingest import IngestService
+from cloudlet.server.timeseries.queries import QueryService
+from cloudlet.server.timeseries.reports import ReportService
 from cloudlet.server.timeseries.store import PointStore
 from cloudlet.server.timeseries.stream_events import StreamEventService
 from cloudlet.server.timeseries.streams import StreamService
@@ -56,6 +58,8 @@ class Services:
     imports: ImportService
     galleries: GalleryService
     sql: SqlService
+    queries: QueryService
+    reports: ReportService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -122,6 +126,8 @@ class Services:
             max_bytes=settings.sql_max_bytes, max_length=settings.sql_max_length,
         ), settings.secret_key))
         projects.on_delete(sql.drop_project)
+        queries = QueryService(db, streams, store)
+        reports = ReportService(db, streams, devices, queries)
         return cls(
             settings=settings,
             db=db,
@@ -140,4 +146,6 @@ class Services:
             imports=imports,
             galleries=galleries,
             sql=sql,
+            queries=queries,
+            reports=reports,
         )

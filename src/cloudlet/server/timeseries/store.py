@@ -202,6 +202,19 @@ class PointStore:
         elif hpos < len(head_ts):
             yield head_ts[hpos:], head_values[hpos:]
 
+    def start_for(self, conn: Connection, stream_id: int, top: int, n: int) -> int | None:
+        """A time from which [time, top] holds about n stored points, for reading a stream
+        backwards a window at a time; None when the stream's start comes first."""
+        rows = conn.exec_driver_sql(
+            self._sql("SELECT t_min, n FROM point_chunks WHERE stream_id = ? AND t_min <= ? "
+                      "ORDER BY t_min DESC LIMIT 64"), (stream_id, top)).all()
+        have = 0
+        for t_min, size in rows:
+            have += size
+            if have >= n:
+                return int(t_min)
+        return int(rows[-1][0]) if len(rows) == 64 else None
+
     def _head(self, conn: Connection, stream_id: int, lo: int, hi: int) -> tuple[I64, F64]:
         rows = conn.exec_driver_sql(
             self._sql("SELECT ts, value FROM point_head WHERE stream_id = ? AND ts >= ? "

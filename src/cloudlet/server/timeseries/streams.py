@@ -263,6 +263,28 @@ class StreamService:
             rows = conn.execute(query.order_by(streams.c.id).limit(limit).offset(offset))
             return total, [present_stream(r) for r in rows]
 
+    def in_scope(self, conn: Connection, principal: Principal, project_ref: str, *,
+                 device: str | None = None, series: str | None = None
+                 ) -> list[dict[str, Any]]:
+        """Every stream of a project (of one device, of one series name or variable gid)
+        the caller may read, by id; a device token gets its own device's only."""
+        project = self.projects.authorize(conn, principal, project_ref, Level.READ)
+        query = _joined().where(streams.c.project_id == project["id"])
+        if principal.device_id is not None:
+            query = query.where(streams.c.device_id == principal.device_id)
+        if device is not None:
+            found = self.devices.find(conn, project["id"], device)
+            if found is None:
+                raise NotFound(f"No device {device!r} in this project.")
+            query = query.where(streams.c.device_id == found["id"])
+        if series is not None:
+            if series.lower().startswith("v--"):
+                query = query.where(variables.c.id == self._variable_row(
+                    conn, project["id"], series).id)
+            else:
+                query = query.where(variables.c.name == series)
+        return [present_stream(r) for r in conn.execute(query.order_by(streams.c.id))]
+
     def get(self, principal: Principal, ref: str) -> dict[str, Any]:
         with self.db.read() as conn:
             return self.locate(conn, principal, ref, Level.READ)
