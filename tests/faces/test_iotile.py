@@ -326,60 +326,182 @@ def test_another_users_objects_are_404(server: LiveServer, farm: Farm) -> None:
     assert ran == {k: ["HttpNotFoundError", 404] for k in ran}
 
 
-def test_gid_helpers_and_mdo_agree_with_the_server(server: LiveServer, farm: Farm) -> None:
-    """Seed: "Globaly unique ID slugs" (the two syntax errors fixed as strings) on every
-    gid the server returns, and MdoHelper on a stream's output unit."""
-    ran = run(server, farm.user, """
-        from iotile_cloud.utils.gid import (IOTileProjectSlug, IOTileDeviceSlug,
-                                            IOTileVariableSlug, IOTileStreamSlug)
-        from iotile_cloud.utils.mdo import MdoHelper
-        project = IOTileProjectSlug(5)
-        assert(str(project) == 'p--0000-0005')
-        device = IOTileDeviceSlug(10)
-        assert(str(device) == 'd--0000-0000-0000-000a')
-        variable = IOTileVariableSlug('5001', project)
-        assert(str(variable) == 'v--0000-0005--5001')
-        id = IOTileStreamSlug()
-        id.from_parts(project=project, device=device, variable=variable)
-        assert(str(id) == 's--0000-0005--0000-0000-0000-000a--5001')
-        parts = id.get_parts()
-        assert str(parts['project']) == str(project)
-        assert str(parts['device']) == str(device)
-        assert str(parts['variable']) == str(variable)
-        assert str(IOTileDeviceSlug('000a')) == 'd--0000-0000-0000-000a'
-        assert str(IOTileDeviceSlug('d--000a')) == 'd--0000-0000-0000-000a'
-        assert str(IOTileDeviceSlug(0xa)) == 'd--0000-0000-0000-000a'
+# --- stream data and reports ------------------------------------------------------------------
 
-        api = Api(domain=URL)
-        api.login(email=EMAIL, password=PASSWORD)
-        checked = []
-        for s in api.stream.get()["results"]:
-            p = api.project(s["project_id"]).get()
-            d = api.device(s["device"]).get()
-            v = api.variable(s["variable"]).get()
-            assert str(IOTileProjectSlug(p["slug"])) == p["slug"]
-            assert str(IOTileProjectSlug(p["gid"])) == p["slug"]
-            assert str(IOTileDeviceSlug(d["slug"])) == d["slug"]
-            assert str(IOTileDeviceSlug(d["gid"])) == d["slug"]
-            assert str(IOTileVariableSlug(v["slug"])) == v["slug"]
-            built = IOTileStreamSlug()
-            built.from_parts(project=IOTileProjectSlug(p["slug"]),
-                             device=IOTileDeviceSlug(d["slug"]),
-                             variable=IOTileVariableSlug(v["lid"], IOTileProjectSlug(p["slug"])))
-            assert str(built) == s["slug"], (str(built), s["slug"])
-            parts = IOTileStreamSlug(s["slug"]).get_parts()
-            assert (str(parts["project"]), str(parts["device"]), str(parts["variable"])) == (
-                p["slug"], d["slug"], v["slug"])
-            units = s["output_unit"]
-            mdo = MdoHelper(m=units.get('m', 1), d=units.get('d', 1), o=units.get('o', 0.0))
-            checked.append([s["slug"], mdo.compute(10.0)])
-        out["checked"] = checked
-    """)
-    computed = dict(ran["checked"])
-    assert computed == {farm.flow: 10.0 * 3 / 2 + 0.5, farm.level: 10.0}
+def test_getting_stream_data_as_the_seed_shows(server: LiveServer, farm: Farm) -> None:
+    """Seed: "Getting Stream Data" (the `start`/`end` call with its comma), then the stats
+    script deriving from StreamData, on points written natively and as line protocol."""
+    ran = run(server, farm.user, """
+        import io, contextlib
+        from iotile_cloud.stream.data import StreamData
+        c = Api(domain=URL)
+        c.login(email=EMAIL, password=PASSWORD)
+        out["printed"] = {}
+        for name in ("FLOW", "LEVEL"):
+            stream_id = os.environ[name]
+            stream_data = StreamData(stream_id, c)
+            # Get last 100 entries
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                stream_data.initialize_from_server(lastn=100)
+                for item in stream_data.data:
+                    print('{0}: {1}'.format(item['timestamp'], item['value']))
+            out["printed"][name] = printed.getvalue().splitlines()
+            out[name] = stream_data.data
+        stream_data = StreamData(os.environ["FLOW"], c)
+        stream_data.initialize_from_server(start=os.environ["START"], end=os.environ["END"])
+        out["range"] = [r["value"] for r in stream_data.data]
+        stream_data.initialize_from_server(lastn=2)
+        out["lastn"] = [r["value"] for r in stream_data.data]
+        stream_data.initialize_from_server(lastn=5, page_size=2)
+        out["paged"] = [r["value"] for r in stream_data.data]
+
+        import numpy as np
+        stream_id = os.environ["FLOW"]
+        lastn = 1000
+
+        class MyStreamData(StreamData):
+            def analyze(self):
+                deltas = []
+                for row in self.data:
+                    deltas.append(row['value'])
+                print('==================================')
+                print('Count = {0}'.format(len(deltas)))
+                print('Mean = {0}'.format(np.mean(deltas)))
+                print('Max = {0}'.format(np.max(deltas)))
+                print('Min = {0}'.format(np.min(deltas)))
+                print('==================================')
+
+        printed = io.StringIO()
+        ok = c.login(email=EMAIL, password=PASSWORD)
+        if ok:
+            stream_data = MyStreamData(stream_id=stream_id, api=c)
+            stream_data.initialize_from_server(lastn=lastn)
+            with contextlib.redirect_stdout(printed):
+                stream_data.analyze()
+            c.logout()
+        out["stats"] = printed.getvalue().splitlines()
+    """, FLOW=farm.flow, LEVEL=farm.level, START=Farm.iso(60)[:-1] + ".000Z",
+        END=Farm.iso(180)[:-1] + ".000Z")
+    flow = ran["FLOW"]
+    assert [r["value"] for r in flow] == [10.0, 11.0, 12.0, 13.0, 14.0]
+    assert [r["timestamp"] for r in flow] == [
+        Farm.iso(i * 60)[:-1] + ".000000Z" for i in range(5)]
+    assert [r["output_value"] for r in flow] == [v * 3 / 2 + 0.5 for v in range(10, 15)]
+    assert [r["int_value"] for r in flow] == list(range(10, 15))
+    assert {r["stream"] for r in flow} == {farm.flow}
+    assert ran["printed"]["FLOW"][0] == f"{Farm.iso(0)[:-1]}.000000Z: 10.0"
+    level = ran["LEVEL"]  # written as line protocol, no unit: output is the value
+    assert [(r["value"], r["output_value"]) for r in level] == [(1.5 * i, 1.5 * i)
+                                                                 for i in range(4)]
+    assert [r["int_value"] for r in level] == [0, None, 3, None]
+    assert ran["range"] == [11.0, 12.0, 13.0]  # start and end are inclusive
+    assert ran["lastn"] == [13.0, 14.0]
+    assert ran["paged"] == [10.0, 11.0, 12.0, 13.0, 14.0]
+    assert ran["stats"] == ["=" * 34, "Count = 5", "Mean = 12.0", "Max = 14.0", "Min = 10.0",
+                            "=" * 34]
+
+
+def test_raw_data_and_data_pages(server: LiveServer, farm: Farm) -> None:
+    """`data/?filter=` for a stream, a device and a project, and page walking."""
+    ran = run(server, farm.user, """
+        from iotile_cloud.stream.data import RawData
+        c = Api(domain=URL)
+        c.login(email=EMAIL, password=PASSWORD)
+        raw = RawData(c)
+        raw.initialize_from_server(filter=os.environ["FLOW"])
+        out["stream"] = raw.data
+        raw.initialize_from_server(filter=os.environ["PUMP"], page_size=3)
+        out["device"] = [r["value"] for r in raw.data]
+        raw.initialize_from_server(filter=os.environ["PROJECT"], page_size=4)
+        out["project"] = sorted([r["stream"], r["value"]] for r in raw.data)
+        out["page2"] = c.data.get(filter=os.environ["PROJECT"], page_size=4, page=2)
+        out["page9"] = c.data.get(filter=os.environ["PROJECT"], page_size=4, page=9)
+        out["nofilter"] = status_of(lambda: c.data.get())
+        out["badtime"] = status_of(lambda: c.stream(os.environ["FLOW"]).data.get(start="soon"))
+        out["missing"] = status_of(
+            lambda: c.stream("s--0000-0fff--0000-0000-0000-0001--5001").data.get())
+    """, FLOW=farm.flow, PUMP=farm.devices["pump"]["gid"], PROJECT=farm.project["gid"])
+    first = ran["stream"][0]
+    assert (first["project"], first["device"], first["variable"], first["stream"]) == (
+        farm.project["gid"], farm.devices["pump"]["gid"], farm.streams["flow"]["variable"],
+        farm.flow)
+    assert [r["value"] for r in ran["stream"]] == [10.0, 11.0, 12.0, 13.0, 14.0]
+    assert ran["device"] == [10.0, 11.0, 12.0, 13.0, 14.0]
+    assert ran["project"] == sorted([[farm.flow, 10.0 + i] for i in range(5)]
+                                    + [[farm.level, 1.5 * i] for i in range(4)])
+    page2 = ran["page2"]
+    assert page2["count"] == 9 and len(page2["results"]) == 4
+    assert page2["next"] and page2["previous"]
+    assert ran["page9"] == {"count": 9, "next": None, "previous": ran["page9"]["previous"],
+                            "results": []}
+    assert ran["nofilter"] == ["HttpClientError", 400]
+    assert ran["badtime"] == ["HttpClientError", 400]
+    assert ran["missing"] == ["HttpNotFoundError", 404]
+
+
+def test_the_accumulation_report(server: LiveServer, farm: Farm) -> None:
+    """Seed: "User Reports": sums per stream in output units, and the total."""
+    other = Farm(farm.user)  # a second project: its pump through its device, its tank alone
+    ran = run(server, farm.user, """
+        from iotile_cloud.stream.report import AccumulationReportGenerator
+        t0 = datetime.datetime(2023, 11, 14, 22, 13, 20)
+        t1 = datetime.datetime(2023, 11, 14, 22, 16, 20)
+        sources = [os.environ["PROJECT"], os.environ["PUMP"], os.environ["FLOW"]]
+        c = Api(domain=URL)
+        ok = c.login(email=EMAIL, password=PASSWORD)
+        if ok:
+            gen = AccumulationReportGenerator(c)
+            stats = gen.compute_sum(sources=sources, start=t0, end=t1)
+            out["stats"] = stats
+            c.logout()
+    """, PROJECT=farm.project["gid"], PUMP=other.devices["pump"]["gid"], FLOW=other.level)
+    flow = sum(v * 3 / 2 + 0.5 for v in range(10, 14))  # 22:13:20 to 22:16:20 inclusive
+    level = sum(1.5 * i for i in range(4))
+    assert ran["stats"] == {"streams": {
+        farm.flow: {"sum": flow, "units": "GPM"},
+        farm.level: {"sum": level, "units": ""},
+        other.flow: {"sum": flow, "units": "GPM"},
+        other.level: {"sum": level, "units": ""},
+    }, "total": 2 * flow + 2 * level}
 
 
 # --- uploads, and the other way round --------------------------------------------------------
+
+def test_a_streamer_report_is_stored_listed_and_downloadable(
+        server: LiveServer, user: TestUser, tmp_path: Path) -> None:
+    """Seed: "Uploading a Streamer Report", in the form 0.9.14 runs (`c.streamer(action=
+    'report')` raises TypeError there; `c.streamer.report.upload_file` is the call)."""
+    payload = bytes(range(256)) * 4
+    (tmp_path / "report.bin").write_bytes(payload)
+    ran = run(server, user, """
+        c = Api(domain=URL)
+        ok = c.login(email=EMAIL, password=PASSWORD)
+        if ok:
+            ts = '{}'.format(datetime.datetime.utcnow().isoformat())
+            try:
+                c.streamer(action='report')
+            except TypeError:
+                out["seed_form"] = "TypeError"
+            resp = c.streamer.report.upload_file(filename='report.bin', timestamp=ts)
+            out["resp"] = resp
+            out["ts"] = ts
+            out["listed"] = c.streamer.report.get()
+            out["no_ts"] = status_of(lambda: c.streamer.report.upload_file(filename='report.bin'))
+    """, cwd=tmp_path)
+    assert ran["seed_form"] == "TypeError"
+    report = ran["resp"]
+    assert report["timestamp"] == ran["ts"] and report["size"] == len(payload)
+    assert report["count"] == 0
+    assert [r["id"] for r in ran["listed"]["results"]] == [report["id"]]
+    assert ran["no_ts"] == ["HttpClientError", 400]
+    with Client(server.api, user.token, profile=False, env=False) as sdk:
+        node = sdk.files.by_path("/iotile/streamer-reports/report.bin")
+        assert node["id"] == report["file"]
+        assert node["metadata"] == {"timestamp": ran["ts"], "kind": "iotile-streamer-report"}
+        back = sdk.files.download(node["id"], tmp_path / "back.bin")
+        assert back.read_bytes() == payload
+
 
 def test_an_uploaded_event_is_a_stream_event_with_its_file(server: LiveServer, farm: Farm,
                                                            tmp_path: Path) -> None:
@@ -433,39 +555,59 @@ def test_an_uploaded_event_is_a_stream_event_with_its_file(server: LiveServer, f
         assert sdk.get(f"/projects/{pid}/files/{folder['id']}/children")["count"] == 1
 
 
-def test_a_streamer_report_is_stored_listed_and_downloadable(
-        server: LiveServer, user: TestUser, tmp_path: Path) -> None:
-    """Seed: "Uploading a Streamer Report", in the form 0.9.14 runs (`c.streamer(action=
-    'report')` raises TypeError there; `c.streamer.report.upload_file` is the call)."""
-    payload = bytes(range(256)) * 4
-    (tmp_path / "report.bin").write_bytes(payload)
-    ran = run(server, user, """
-        c = Api(domain=URL)
-        ok = c.login(email=EMAIL, password=PASSWORD)
-        if ok:
-            ts = '{}'.format(datetime.datetime.utcnow().isoformat())
-            try:
-                c.streamer(action='report')
-            except TypeError:
-                out["seed_form"] = "TypeError"
-            resp = c.streamer.report.upload_file(filename='report.bin', timestamp=ts)
-            out["resp"] = resp
-            out["ts"] = ts
-            out["listed"] = c.streamer.report.get()
-            out["no_ts"] = status_of(lambda: c.streamer.report.upload_file(filename='report.bin'))
-    """, cwd=tmp_path)
-    assert ran["seed_form"] == "TypeError"
-    report = ran["resp"]
-    assert report["timestamp"] == ran["ts"] and report["size"] == len(payload)
-    assert report["count"] == 0
-    assert [r["id"] for r in ran["listed"]["results"]] == [report["id"]]
-    assert ran["no_ts"] == ["HttpClientError", 400]
-    with Client(server.api, user.token, profile=False, env=False) as sdk:
-        node = sdk.files.by_path("/iotile/streamer-reports/report.bin")
-        assert node["id"] == report["file"]
-        assert node["metadata"] == {"timestamp": ran["ts"], "kind": "iotile-streamer-report"}
-        back = sdk.files.download(node["id"], tmp_path / "back.bin")
-        assert back.read_bytes() == payload
+# --- ids, units and scripts ------------------------------------------------------------------
+
+def test_gid_helpers_and_mdo_agree_with_the_server(server: LiveServer, farm: Farm) -> None:
+    """Seed: "Globaly unique ID slugs" (the two syntax errors fixed as strings) on every
+    gid the server returns, and MdoHelper on a stream's output unit."""
+    ran = run(server, farm.user, """
+        from iotile_cloud.utils.gid import (IOTileProjectSlug, IOTileDeviceSlug,
+                                            IOTileVariableSlug, IOTileStreamSlug)
+        from iotile_cloud.utils.mdo import MdoHelper
+        project = IOTileProjectSlug(5)
+        assert(str(project) == 'p--0000-0005')
+        device = IOTileDeviceSlug(10)
+        assert(str(device) == 'd--0000-0000-0000-000a')
+        variable = IOTileVariableSlug('5001', project)
+        assert(str(variable) == 'v--0000-0005--5001')
+        id = IOTileStreamSlug()
+        id.from_parts(project=project, device=device, variable=variable)
+        assert(str(id) == 's--0000-0005--0000-0000-0000-000a--5001')
+        parts = id.get_parts()
+        assert str(parts['project']) == str(project)
+        assert str(parts['device']) == str(device)
+        assert str(parts['variable']) == str(variable)
+        assert str(IOTileDeviceSlug('000a')) == 'd--0000-0000-0000-000a'
+        assert str(IOTileDeviceSlug('d--000a')) == 'd--0000-0000-0000-000a'
+        assert str(IOTileDeviceSlug(0xa)) == 'd--0000-0000-0000-000a'
+
+        api = Api(domain=URL)
+        api.login(email=EMAIL, password=PASSWORD)
+        checked = []
+        for s in api.stream.get()["results"]:
+            p = api.project(s["project_id"]).get()
+            d = api.device(s["device"]).get()
+            v = api.variable(s["variable"]).get()
+            assert str(IOTileProjectSlug(p["slug"])) == p["slug"]
+            assert str(IOTileProjectSlug(p["gid"])) == p["slug"]
+            assert str(IOTileDeviceSlug(d["slug"])) == d["slug"]
+            assert str(IOTileDeviceSlug(d["gid"])) == d["slug"]
+            assert str(IOTileVariableSlug(v["slug"])) == v["slug"]
+            built = IOTileStreamSlug()
+            built.from_parts(project=IOTileProjectSlug(p["slug"]),
+                             device=IOTileDeviceSlug(d["slug"]),
+                             variable=IOTileVariableSlug(v["lid"], IOTileProjectSlug(p["slug"])))
+            assert str(built) == s["slug"], (str(built), s["slug"])
+            parts = IOTileStreamSlug(s["slug"]).get_parts()
+            assert (str(parts["project"]), str(parts["device"]), str(parts["variable"])) == (
+                p["slug"], d["slug"], v["slug"])
+            units = s["output_unit"]
+            mdo = MdoHelper(m=units.get('m', 1), d=units.get('d', 1), o=units.get('o', 0.0))
+            checked.append([s["slug"], mdo.compute(10.0)])
+        out["checked"] = checked
+    """)
+    computed = dict(ran["checked"])
+    assert computed == {farm.flow: 10.0 * 3 / 2 + 0.5, farm.level: 10.0}
 
 
 def test_a_base_main_script_logs_in_works_and_logs_out(server: LiveServer, farm: Farm,
@@ -521,3 +663,24 @@ def test_a_base_main_script_logs_in_works_and_logs_out(server: LiveServer, farm:
     """, cwd=tmp_path, PROJECT=farm.project["gid"])
     assert [sorted(s) for s in ran["seen"]] == [sorted([farm.flow, farm.level])]
     assert ran["after"] is None and ran["revoked"] == ["HttpClientError", 401]
+
+def test_mdo_helper_on_stream_data(server: LiveServer, farm: Farm) -> None:
+    """Seed: "MdoHelper": `StreamRawData` → `StreamData`, and `mdo.compute_value` →
+    `mdo.compute` (0.9.14 has no `compute_value`)."""
+    ran = run(server, farm.user, """
+        from iotile_cloud.stream.data import StreamData
+        from iotile_cloud.utils.mdo import MdoHelper
+        api = Api(domain=URL)
+        api.login(email=EMAIL, password=PASSWORD)
+        stream = api.stream(os.environ["FLOW"]).get()
+        units = stream['output_unit']
+        mdo = MdoHelper(m=units.get('m', 1), d=units.get('d', 1), o=units.get('o', 0.0))
+        stream_data = StreamData(stream['slug'], api)
+        stream_data.initialize_from_server(lastn=100)
+        out["pairs"] = []
+        for item in stream_data.data:
+            print('{0}: {1}'.format(item['timestamp'], mdo.compute(item['value'])))
+            out["pairs"].append([mdo.compute(item['value']), item['output_value']])
+    """, FLOW=farm.flow)
+    assert len(ran["pairs"]) == 5
+    assert all(abs(mine - theirs) < 1e-9 for mine, theirs in ran["pairs"])

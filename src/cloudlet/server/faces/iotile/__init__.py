@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from cloudlet.server.core.errors import DomainError
 from cloudlet.server.faces.iotile import wire
+from cloudlet.server.faces.iotile.data import router as data
 from cloudlet.server.faces.iotile.resources import router as resources
 from cloudlet.server.faces.iotile.uploads import router as uploads
 from cloudlet.server.services import Services
@@ -27,6 +28,7 @@ def create_face(services: Services) -> FastAPI:
     face.state.services = services
     face.state.settings = services.settings
     face.include_router(uploads)
+    face.include_router(data)
     face.include_router(resources)
     face.add_exception_handler(DomainError, wire.on_domain_error)
     face.add_exception_handler(HTTPException, wire.on_http_error)
