@@ -26,6 +26,8 @@ CALLERS = (
     "revoked_token",
 )
 UNAUTHENTICATED = ("anonymous", "expired_token", "revoked_token")
+# faces mounted as apps of their own, outside the native OpenAPI (their rows aren't in it)
+MOUNTED_FACES = ("/iotile/",)
 
 
 def expect(default: int, **overrides: int) -> dict[str, int]:

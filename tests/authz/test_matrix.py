@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import tests.authz as package
-from tests.authz.table import CALLERS, ROWS, Row
+from tests.authz.table import CALLERS, MOUNTED_FACES, ROWS, Row
 from tests.authz.world import World
 from tests.support.live import LiveServer
 
@@ -58,7 +58,8 @@ def test_route_as_caller(world: World, row: Row, caller: str) -> None:
         f"{row.id} as {caller}: {answer.status_code} {answer.text[:300]}"
     )
     if answer.status_code >= 400 and row.foreign:
-        assert answer.json().get("error") or answer.json().get("message")
+        found = answer.json()
+        assert found.get("error") or found.get("message") or found.get("detail")
     elif answer.status_code >= 400:
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert answer.json()["detail"]
@@ -72,7 +73,8 @@ def test_every_route_has_rows(server: LiveServer) -> None:
         for method in item
         if method in HTTP_METHODS
     }
-    covered = {(row.method, row.route) for row in ROWS}
+    covered = {(row.method, row.route) for row in ROWS
+               if not row.route.startswith(MOUNTED_FACES)}
     assert routes - covered == set(), "routes without authorization rows"
     assert covered - routes == set(), "rows for routes that don't exist"
     assert all(set(row.expect) == set(CALLERS) for row in ROWS)

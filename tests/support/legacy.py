@@ -119,6 +119,7 @@ AMIGOCLOUD = LegacyClient(
     "amigocloud", packages=("gevent", "socketIO-client==0.7.2", "six", "requests"),
     no_deps=("amigocloud==1.2.5",),
 )
-IOTILE = LegacyClient("iotile", packages=("iotile-cloud==0.9.14",))
+# The IOTile seed's statistics example imports numpy beside the client.
+IOTILE = LegacyClient("iotile", packages=("iotile-cloud==0.9.14", "numpy"))
 IOBEAM = LegacyClient("iobeam", packages=("iobeam==0.11.0",))
 RINOCLOUD = LegacyClient("rinocloud", packages=("rinocloud==0.0.8",))

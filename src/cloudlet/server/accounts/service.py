@@ -178,6 +178,19 @@ class AccountService:
             )
             return jwt, self.profile(tx.conn, row.id)
 
+    def refresh(self, credential: str) -> str:
+        """A fresh session JWT for the user behind a valid session JWT (IOTile's
+        `api-jwt-refresh`); the old one stays valid until it expires or is revoked."""
+        principal = self.tokens.authenticate(credential)
+        if principal.token_kind != "jwt":
+            raise Invalid("Only a login JWT can be refreshed.")
+        with self.db.write() as tx:
+            _, jwt = self.tokens.issue_jwt(
+                tx, user_id=principal.user_id, scope=principal.scope, lifetime=self.session_ttl,
+                project_id=principal.project_id, device_id=principal.device_id,
+            )
+            return jwt
+
     def register(
         self, *, username: str, email: str, password: str, first_name: str, last_name: str
     ) -> tuple[str, dict[str, Any]]:

@@ -157,6 +157,22 @@ class DeviceService:
             row = self._visible(conn, principal, project["id"], ref)
             return present(row, self._stream_counts(conn, [row["id"]]).get(row["id"], 0))
 
+    def locate(self, principal: Principal, gid: str) -> dict[str, Any]:
+        """A device by its gid alone (`d--…` names one device in the whole installation),
+        if the caller can read its project; 404 otherwise."""
+        try:
+            device_id = DeviceSlug(gid.strip()).id
+        except (GidError, AttributeError):
+            raise NotFound(f"No device {gid!r}; devices are named by gids like "
+                           "d--0000-0000-0000-0001.") from None
+        with self.db.read() as conn:
+            row = self.by_id(conn, device_id)
+            if row is None:
+                raise NotFound(f"No device {gid!r}.")
+            self.projects.authorize(conn, principal, row["project_id"], Level.READ)
+            row = self._visible(conn, principal, row["project_id"], str(gid))
+            return present(row, self._stream_counts(conn, [row["id"]]).get(row["id"], 0))
+
     def update(self, principal: Principal, project_ref: str, ref: str, *,
                label: str | None = None, tags: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.db.write() as tx:

@@ -130,7 +130,7 @@ class StreamEvent(BaseModel):
     stream: str
     timestamp: int = Field(description="µs since the epoch")
     extra_data: dict[str, Any]
-    file: int | None = Field(description="Attached file (not wired yet)")
+    file: int | None = Field(description="Attached file: its id in the project's files")
     created_at: datetime
 
 

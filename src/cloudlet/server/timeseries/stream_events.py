@@ -1,7 +1,8 @@
 """Stream events: a timestamp and a JSON object of extra data on a stream (IOTile's events).
 
-An event may also carry an attached file; the `file_id` column is there for it, and stays
-empty until the files domain can hold the attachment (its upload is not wired yet).
+An event may also carry a file: `file_id` names a file of the stream's project (the IOTile
+face's event upload stores it in the project's files, where the native API lists and serves
+it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import orjson
 from sqlalchemy import func, insert, select
 
 from cloudlet.server.core.db import Database
-from cloudlet.server.core.errors import Invalid
+from cloudlet.server.core.errors import Invalid, NotFound
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.core.schema import utcnow
 from cloudlet.server.events.service import EventService
@@ -37,8 +38,8 @@ class StreamEventService:
         self.events = events
 
     def create(self, principal: Principal, stream_ref: str, *, timestamp: Any = None,
-               precision: str | None = None, extra_data: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+               precision: str | None = None, extra_data: dict[str, Any] | None = None,
+               file_id: int | None = None) -> dict[str, Any]:
         """Record an event on a stream; `timestamp` (epoch in `precision`, or ISO-8601)
         defaults to now."""
         if extra_data is not None and not isinstance(extra_data, dict):
@@ -55,8 +56,8 @@ class StreamEventService:
         with self.db.write() as tx:
             stream = self.streams.locate(tx.conn, principal, stream_ref, Level.WRITE)
             event_id = tx.execute(insert(stream_events).values(
-                stream_id=stream["id"], ts=ts, extra_data=text, created_by=principal.user_id,
-                created_at=utcnow())).inserted_primary_key[0]
+                stream_id=stream["id"], ts=ts, extra_data=text, file_id=file_id,
+                created_by=principal.user_id, created_at=utcnow())).inserted_primary_key[0]
             row = tx.execute(select(stream_events).where(stream_events.c.id == event_id)).one()
             shown = present(row, stream["gid"])
             for topic in (f"stream:{stream['gid']}", f"project:{stream['project_id']}"):
@@ -78,3 +79,16 @@ class StreamEventService:
             rows = conn.execute(query.order_by(stream_events.c.ts, stream_events.c.id)
                                 .limit(limit).offset(offset))
             return total, [present(r, stream["gid"]) for r in rows]
+
+    def get(self, principal: Principal, event_id: int) -> dict[str, Any]:
+        """One event by its id, if the caller can read its stream (404 otherwise), with its
+        stream's project id (where its file is)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(stream_events).where(stream_events.c.id == event_id)
+                               ).first()
+            parts = self.streams.gid_parts(conn, [row.stream_id]) if row else {}
+            if row is None or row.stream_id not in parts:
+                raise NotFound(f"No event {event_id}.")
+            stream = self.streams.locate(conn, principal, parts[row.stream_id]["stream"],
+                                         Level.READ)
+            return {**present(row, stream["gid"]), "project_id": stream["project_id"]}
