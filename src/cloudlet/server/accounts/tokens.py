@@ -7,9 +7,11 @@ Two kinds share one table so that every credential can be listed and revoked ali
 
 A project JWT says what it is in its claims (`pid`, `scopes`, `did`, `rfs`), for clients that
 read them (the iobeam client decodes its token to see when it expires). It can be refreshed,
-even after it expired, unless it was revoked or made with `refreshable=False`: the new JWT
-keeps the `jti`, so the token stays one row, and revoking it revokes every JWT it was given.
-Each JWT still expires at its own `exp`.
+even after it expired, unless it was revoked or made with `refreshable=False`. Refreshing
+extends the token: the new JWT keeps the `jti`, the row's expiry moves, and every JWT of the
+token is accepted until then. The row is the truth (as for revocation), and it has to be: the
+iobeam 0.11.0 client reads the refreshed JWT's `exp` but keeps sending the JWT it started
+with. Anyone holding an old JWT could refresh it anyway, so accepting it grants nothing more.
 """
 
 from __future__ import annotations
@@ -186,7 +188,6 @@ class TokenService:
 
     def authenticate(self, credential: str) -> Principal:
         """The principal behind a presented token; 401 for anything unknown, expired or revoked."""
-        claims = None
         if security.looks_like_jwt(credential):
             claims = security.decode_jwt(credential, self.secret_key, verify_exp=False)
             where = (
@@ -211,9 +212,6 @@ class TokenService:
             raise Unauthenticated("This token has been revoked.")
         if row.expires_at is not None and row.expires_at <= now:
             raise Unauthenticated("This token has expired.")
-        if claims is not None and int(claims["exp"]) <= security.epoch(now):
-            hint = " (refresh it: POST /iobeam/v1/tokens/project)" if "pid" in claims else ""
-            raise Unauthenticated(f"This token has expired{hint}.")
         if row.last_used_at is None or now - row.last_used_at >= self.touch_interval:
             self._touch(row.id, now)
         return Principal(
