@@ -46,7 +46,9 @@ def create_token(
     expires: Annotated[str | None, typer.Option(
         help="Lifetime such as 90s, 15m, 12h, 30d, 2w (default: never).")] = None,
     kind: Annotated[Literal["api", "jwt"], typer.Option(
-        help="api (opaque clt_… secret) or jwt (signed, self-describing).")] = "api",
+        "--kind", "--format",
+        help="api (opaque clt_… secret) or jwt (signed, self-describing; with --project, a "
+             "refreshable project token, as the iobeam client needs).")] = "api",
     json: JsonFlag = False,
 ) -> None:
     """Create a token. The secret goes to stdout, alone, and is shown this once."""

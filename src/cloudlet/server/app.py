@@ -17,7 +17,7 @@ from cloudlet.server.core.db import Database
 from cloudlet.server.datasets.gallery_routes import router as galleries_router
 from cloudlet.server.datasets.routes import router as datasets_router
 from cloudlet.server.events.routes import router as events_router
-from cloudlet.server.faces import iotile, rinocloud
+from cloudlet.server.faces import iobeam, iotile, rinocloud
 from cloudlet.server.faces.influx import router as influx_router
 from cloudlet.server.files import housekeeping
 from cloudlet.server.files.routes import router as files_router
@@ -37,7 +37,8 @@ from cloudlet.server.timeseries.routes import router as timeseries_router
 log = logging.getLogger(__name__)
 API = "/api/v1"
 # point writes enforce their own, larger limit (CLOUDLET_MAX_WRITE_BODY)
-WRITE_PATHS = re.compile(rf"^({API}/projects/[^/]+/(points|write)|/write|/api/v2/write)$")
+WRITE_PATHS = re.compile(
+    rf"^({API}/projects/[^/]+/(points|write)|/write|/api/v2/write|{iobeam.PREFIX}/v1/imports)$")
 # bodies that enforce limits of their own (point writes, dataset imports)
 UNCAPPED_PATHS = re.compile(rf"{WRITE_PATHS.pattern}|^{API}/projects/[^/]+/imports$")
 
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(influx_router)
     app.mount(rinocloud.PREFIX, rinocloud.create_face(services))
     app.mount(iotile.PREFIX, iotile.create_face(services))
+    app.mount(iobeam.PREFIX, iobeam.create_face(services))
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
                        exempt=WRITE_PATHS)
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)

@@ -2,8 +2,16 @@
 
 Two kinds share one table so that every credential can be listed and revoked alike:
 - `api`: an opaque `clt_…` secret shown once; only its sha256 is stored.
-- `jwt`: an HS256 token signed with the server secret (sessions, later the iobeam face);
-  its `jti` row is checked on every request, so revocation takes effect at once.
+- `jwt`: an HS256 token signed with the server secret (sessions and project tokens); its
+  `jti` row is checked on every request, so revocation takes effect at once.
+
+A project JWT says what it is in its claims (`pid`, `scopes`, `did`, `rfs`), for clients that
+read them (the iobeam client decodes its token to see when it expires). It can be refreshed,
+even after it expired, unless it was revoked or made with `refreshable=False`. Refreshing
+extends the token: the new JWT keeps the `jti`, the row's expiry moves, and every JWT of the
+token is accepted until then. The row is the truth (as for revocation), and it has to be: the
+iobeam 0.11.0 client reads the refreshed JWT's `exp` but keeps sending the JWT it started
+with. Anyone holding an old JWT could refresh it anyway, so accepting it grants nothing more.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from cloudlet.server.accounts.tables import tokens, users
 from cloudlet.server.core import security
 from cloudlet.server.core.db import Database, Tx
-from cloudlet.server.core.errors import Invalid, NotFound, Unauthenticated
+from cloudlet.server.core.errors import Invalid, NotFound, PermissionDenied, Unauthenticated
 from cloudlet.server.core.principal import SCOPES, Level, Principal
 from cloudlet.server.core.schema import utcnow
 from cloudlet.server.events.service import EventService
@@ -35,6 +43,25 @@ PUBLIC_COLUMNS = (
     tokens.c.revoked_at,
     tokens.c.last_used_at,
 )
+
+
+DEFAULT_JWT_LIFETIME = timedelta(days=7)
+# The iobeam client counts a token within 24 hours of its expiry as expired and refreshes it
+# before every request; a refreshed token shorter-lived than that would never satisfy it.
+REFRESHED_MIN_LIFETIME = timedelta(days=2)
+
+
+def scopes_of(scope: str) -> list[str]:
+    """The scopes a scope implies: write reads too, admin does everything."""
+    return list(SCOPES[: Level.of_scope(scope)])
+
+
+def project_claims(project_id: int, scope: str, device_id: int | None, refreshable: bool
+                   ) -> dict[str, Any]:
+    claims: dict[str, Any] = {"pid": project_id, "scopes": scopes_of(scope), "rfs": refreshable}
+    if device_id is not None:
+        claims["did"] = device_id
+    return claims
 
 
 def check_scope(scope: str) -> str:
@@ -244,7 +271,10 @@ class TokenService:
         device_id: int | None,
         expires_in: int | None,
         kind: str = "api",
+        refreshable: bool = True,
     ) -> tuple[dict[str, Any], str]:
+        """A token of the caller's; a `jwt` restricted to a project is a project token
+        (refreshable unless `refreshable=False`)."""
         self._manage(principal)
         check_scope(scope)
         if expires_in is not None and expires_in <= 0:
@@ -259,6 +289,8 @@ class TokenService:
                 need = Level.of_scope(scope)
                 project_id = self.projects.authorize(tx.conn, principal, project, need)["id"]
             if kind == "jwt":
+                claims = (project_claims(project_id, scope, device_id, refreshable)
+                          if project_id is not None else None)
                 return self.issue_jwt(
                     tx,
                     user_id=principal.user_id,
@@ -266,7 +298,9 @@ class TokenService:
                     name=name,
                     project_id=project_id,
                     device_id=device_id,
-                    lifetime=timedelta(seconds=expires_in or 7 * 86400),
+                    lifetime=timedelta(seconds=expires_in) if expires_in
+                    else DEFAULT_JWT_LIFETIME,
+                    claims=claims,
                 )
             expires_at = utcnow() + timedelta(seconds=expires_in) if expires_in else None
             return self.issue_api_token(
@@ -278,6 +312,42 @@ class TokenService:
                 device_id=device_id,
                 expires_at=expires_at,
             )
+
+    def refresh(self, presented: str) -> tuple[dict[str, Any], str]:
+        """A new JWT for a project token, expired or not, as long as we signed it, it is not
+        revoked and its user is active: same row and `jti`, same claims, the lifetime it was
+        made with (at least two days), counted from now. Needs no other credential (the token
+        is the proof)."""
+        claims = (security.decode_jwt(presented, self.secret_key, verify_exp=False)
+                  if security.looks_like_jwt(presented) else None)
+        if claims is None:
+            raise Unauthenticated("Not a token this server signed.")
+        if claims.get("pid") is None:
+            raise PermissionDenied("Only project tokens can be refreshed; log in again for a "
+                                   "new session.")
+        if claims.get("rfs") is False:
+            raise PermissionDenied("This project token was made not refreshable; ask for a "
+                                   "new one.")
+        with self.db.write() as tx:
+            row = tx.conn.execute(
+                select(tokens.c.id, tokens.c.project_id, tokens.c.expires_at,
+                       tokens.c.revoked_at, users.c.is_active)
+                .join(users, users.c.id == tokens.c.user_id)
+                .where(tokens.c.kind == "jwt", tokens.c.jti == str(claims["jti"]))
+            ).first()
+            if row is None or not row.is_active or row.project_id != claims["pid"]:
+                raise Unauthenticated("Invalid token.")
+            if row.revoked_at is not None:
+                raise Unauthenticated("This token has been revoked.")
+            now = utcnow()
+            lifetime = max(REFRESHED_MIN_LIFETIME, timedelta(
+                seconds=int(claims["exp"]) - int(claims.get("iat", claims["exp"]))))
+            expires_at = now + lifetime
+            if row.expires_at is None or row.expires_at < expires_at:
+                tx.execute(update(tokens).where(tokens.c.id == row.id)
+                           .values(expires_at=expires_at))
+            payload = {**claims, "iat": security.epoch(now), "exp": security.epoch(expires_at)}
+            return self._public(tx.conn, row.id), security.encode_jwt(payload, self.secret_key)
 
     def current(self, principal: Principal) -> dict[str, Any]:
         """The token this principal came from; any token may see itself."""
