@@ -28,6 +28,8 @@ def test_timestamps_and_their_units() -> None:
     lambda: DataPoint(1, 1.5),
     lambda: DataPoint(1, "2024-01-01"),
     lambda: DataPoint([1], 1),
+    lambda: DataPoint("1.5", 1),
+    lambda: DataPoint(None, 1),
     lambda: DataPoint(float("nan"), 1),
     lambda: Timestamp(1, "s"),
     lambda: DataSeries(""),

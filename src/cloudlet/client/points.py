@@ -72,6 +72,8 @@ def _timestamp(value: Timestamp | int | None) -> Timestamp:
 
 
 def _value(value: Any) -> Any:
+    """Points are float64 on the server (bools as 1/0), so only numbers pass; None is
+    "no point" in a DataStore row and refused by `DataPoint`."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -80,9 +82,7 @@ def _value(value: Any) -> Any:
         if math.isnan(value) or math.isinf(value):
             raise ValueError(f"A point's value must be finite, not {value}.")
         return value
-    if isinstance(value, str):
-        return value
-    raise TypeError(f"A point's value is a number, bool or str, not {type(value).__name__}.")
+    raise TypeError(f"A point's value is a number or bool, not {type(value).__name__}.")
 
 
 class DataPoint:
@@ -92,6 +92,8 @@ class DataPoint:
     __slots__ = ("timestamp", "value")
 
     def __init__(self, value: Any, timestamp: Timestamp | int | None = None) -> None:
+        if value is None:
+            raise TypeError("A DataPoint needs a value.")
         self.value = _value(value)
         self.timestamp = _timestamp(timestamp)
 
