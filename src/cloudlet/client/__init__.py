@@ -30,6 +30,7 @@ from cloudlet.client.errors import (
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
 from cloudlet.client.galleries import AsyncGalleries, Galleries
+from cloudlet.client.points import DataPoint, DataSeries, DataStore, Timestamp, TimeUnit
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
@@ -54,6 +55,9 @@ __all__ = [
     "Connection",
     "ConnectionFailed",
     "Cursor",
+    "DataPoint",
+    "DataSeries",
+    "DataStore",
     "Datasets",
     "Events",
     "Files",
@@ -70,7 +74,9 @@ __all__ = [
     "SqlCursor",
     "Stream",
     "SubscriptionRefused",
+    "TimeUnit",
     "Timeout",
+    "Timestamp",
     "TransportError",
     "Unauthorized",
     "ValidationError",

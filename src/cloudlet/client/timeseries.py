@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloudlet.client.connection import segment
+from cloudlet.client.points import is_points, points_body
 from cloudlet.client.resources import C, J, N, ProjectRef, _given, _Resource
 
 __all__ = ["Devices", "PointsRequest", "points_request"]
@@ -32,6 +34,26 @@ class Devices(_Resource[J, N, C]):
         body = _given(key=key, label=label, tags=dict(tags) if tags is not None else None)
         return self._post(f"/projects/{segment(project)}/devices", body)
 
+    def register_or_load(self, project: ProjectRef, device_id_path: str | os.PathLike[str],
+                         key: str | None = None, *, label: str | None = None) -> J:
+        """The device whose key is saved at `device_id_path`, or a newly registered one
+        whose key is then saved there (iobeam's `saveToDisk()`), so a device keeps its
+        identity across restarts. The file is written whole (temp file, fsync, rename)."""
+        path = os.fspath(device_id_path)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                saved = f.read().strip()
+            if not saved:
+                raise ValueError(f"{path} is empty; remove it to register a new device.")
+            if key is not None and key != saved:
+                raise ValueError(f"{path} holds device {saved!r}, not {key!r}.")
+            return self.get(project, saved)
+        device = self.register(project, key, label=label)
+        if isinstance(device, dict):  # the async client answers an awaitable
+            _save_key(path, device["key"])
+            return device
+        return _saved_after(device, path)  # type: ignore[return-value]
+
     def get(self, project: ProjectRef, device: str | int) -> J:
         return self._get(f"/projects/{segment(project)}/devices/{segment(device)}")
 
@@ -45,6 +67,21 @@ class Devices(_Resource[J, N, C]):
         """A write token for this device alone; its secret is in the answer's `token`."""
         path = f"/projects/{segment(project)}/devices/{segment(device)}/tokens"
         return self._post(path, _given(name=name, expires_in=expires_in), False)
+
+
+def _save_key(path: str, key: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+async def _saved_after(pending: Any, path: str) -> Any:
+    device = await pending
+    _save_key(path, device["key"])
+    return device
 
 
 class PointsRequest:
@@ -78,6 +115,10 @@ def points_request(
     precision: str | None = None,
     gzip: bool = False,
 ) -> PointsRequest:
+    if is_points(data):  # DataSeries / DataStore: sent columnar, in microseconds
+        if precision not in (None, "us"):
+            raise ValueError("DataPoint times carry their own unit; don't give precision=.")
+        data, precision = points_body(data, device), "us"
     given = [x is not None for x in (data, series, fields or rows, lines, csv)]
     if sum(given) != 1:
         raise ValueError("Give exactly one of data, series, fields+rows, lines or csv.")
