@@ -17,7 +17,7 @@ from cloudlet.server.core.db import Database
 from cloudlet.server.datasets.gallery_routes import router as galleries_router
 from cloudlet.server.datasets.routes import router as datasets_router
 from cloudlet.server.events.routes import router as events_router
-from cloudlet.server.faces import rinocloud
+from cloudlet.server.faces import amigocloud, rinocloud
 from cloudlet.server.faces.influx import router as influx_router
 from cloudlet.server.files import housekeeping
 from cloudlet.server.files.routes import router as files_router
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(native_router(settings), prefix=API)
     app.include_router(influx_router)
     app.mount(rinocloud.PREFIX, rinocloud.create_face(services))
+    app.mount(amigocloud.PREFIX, amigocloud.create_face(services))
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
                        exempt=WRITE_PATHS)
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)
