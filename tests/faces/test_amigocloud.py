@@ -151,3 +151,29 @@ def test_sql_through_the_face(server: LiveServer, user: TestUser) -> None:
 def test_face_paths_need_a_token(server: LiveServer) -> None:
     answer = httpx.get(server.url + "/amigocloud/api/v1/me/")
     assert answer.status_code == 401 and "token" in answer.json()["detail"]
+
+
+def test_upload_datafile_simple_makes_a_dataset(server: LiveServer, user: TestUser,
+                                                tmp_path) -> None:
+    token = user.api_token(name="amigo")
+    project = user.home_project["id"]
+    csv = tmp_path / "places.csv"
+    csv.write_text("name,n\nalpha,1\nbeta,2\ngamma,3\n")
+    seen = _upload(server, token, project, csv)
+    made = seen["done"]["datasets"][0]
+    assert seen["done"]["state"] == "succeeded"
+    assert made["name"] == "places" and made["feature_count"] == 3 and made["table_name"]
+    assert seen["count"] == 1 and seen["listed"][0]["id"] == made["id"]
+    with user.client() as c:  # the same dataset, natively
+        native = c.get(f"/projects/{project}/datasets/{made['id']}")
+        assert native.status_code == 200 and native.json()["name"] == "places"
+
+
+def _upload(server: LiveServer, token: str, project: int, csv) -> dict:
+    return run(server, token, f"""
+    ac = AmigoCloud(token=TOKEN, base_url=BASE, use_websockets=False)
+    done = ac.upload_datafile(ac._user_id, {project}, os.environ['CSV'])
+    listed = ac.get_cursor('/projects/{project}/datasets', {{'search': 'plac'}})
+    count = listed.get('count')
+    print(json.dumps({{"done": done, "listed": list(listed), "count": count}}))
+    """, CSV=str(csv))

@@ -7,6 +7,7 @@ URL's own — the first occurrence wins, so pages advance.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from cloudlet.server.core.errors import DomainError, Invalid, Unauthenticated
 from cloudlet.server.core.principal import Principal
+from cloudlet.server.datasets import upload
+from cloudlet.server.datasets.imports import ImportSource
+from cloudlet.server.datasets.readers.formats import check_filename
 from cloudlet.server.faces.amigocloud import shapes
 from cloudlet.server.services import Services
 
@@ -260,3 +264,35 @@ async def sql_write(request: Request, pid: int) -> Response:
     path = request.url.path.split(shapes.API, 1)[-1]
     return JSONResponse(await run_in_threadpool(
         _sql, request, who, pid, body.get("query"), True, limit, offset, path))
+
+
+# --- dataset uploads ------------------------------------------------------------------------
+
+UPLOAD_WAIT = 300.0  # seconds the one-request upload waits for its import
+
+
+@router.post("/users/{owner}/projects/{pid}/datasets/upload")
+@router.post("/projects/{pid}/datasets/upload")
+async def upload_dataset(request: Request, pid: int) -> Response:
+    """The multipart `datafile` (CSV, GeoJSON, …) imported by the imports service into a
+    dataset named after the file's stem; answers once the import is done."""
+    who = await run_in_threadpool(caller, request)
+    services = _services(request)
+    imports = services.imports
+    limit = services.settings.dataset_max_upload
+    upload.check_length(request, limit)
+    await run_in_threadpool(imports.check_importable, who, str(pid))
+    spooled = await upload.spool(request, imports.spool_dir(), limit, None, check_filename)
+    assert spooled.filename is not None
+    job = await run_in_threadpool(imports.start, who, str(pid),
+                                  ImportSource(spooled.path, spooled.filename))
+    job = await asyncio.to_thread(imports.wait, who, str(pid), job["id"], UPLOAD_WAIT)
+    if job["state"] == "failed":
+        error = job["error"] or {}
+        return JSONResponse({"detail": str(error.get("detail")), "job": job["id"]},
+                            status_code=int(error.get("status", 400)))
+    owner = _owner(await run_in_threadpool(_project, request, who, pid), who.user_id)
+    return JSONResponse({"job": job["id"], "state": job["state"],
+                         "datasets": [shapes.dataset(request, d, pid, owner)
+                                      for d in job["datasets"]]},
+                        status_code=201 if job["state"] == "succeeded" else 202)
