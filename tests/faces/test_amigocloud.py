@@ -64,10 +64,10 @@ def test_cursor_walks_pages_first_param_wins(server: LiveServer, user: TestUser)
     token = user.api_token(name="amigo")
     with user.client() as c:
         for n in range(5):
-            c.post("/projects", json={"name": f"walk{n}", "description": ""}).raise_for_status()
+            c.post("/projects", json={"name": f"walk+{n}", "description": ""}).raise_for_status()
     seen = run(server, token, """
     ac = AmigoCloud(token=TOKEN, base_url=BASE, use_websockets=False)
-    cur = ac.get_cursor('/me/projects', {'limit': 2, 'search': 'walk'})
+    cur = ac.get_cursor('/me/projects', {'limit': 2, 'search': 'walk+'})
     count = cur.get('count')
     first = cur.next()
     names = [first['name']] + [p['name'] for p in cur]
@@ -80,7 +80,7 @@ def test_cursor_walks_pages_first_param_wins(server: LiveServer, user: TestUser)
                       "has_next": cur.has_next}))
     """)
     assert seen["count"] == 5
-    assert seen["names"] == [f"walk{n}" for n in range(5)]
+    assert seen["names"] == [f"walk+{n}" for n in range(5)]
     assert seen["stopped"] and seen["has_next"] is False
 
 

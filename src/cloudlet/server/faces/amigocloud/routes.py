@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -239,7 +238,7 @@ def _sql(request: Request, who: Principal, pid: int, query: Any, write: bool, li
     body = {"query": query, "limit": limit, "offset": offset, **answer.body()}
     end = offset + limit
     more = not write and end < answer.count
-    body["next"] = (shapes.url(request, path, query=quote(query, safe=""), limit=limit, offset=end,
+    body["next"] = (shapes.url(request, path, query=query, limit=limit, offset=end,
                                token=first(request, "token")) if more else None)
     body["previous"] = None
     return body

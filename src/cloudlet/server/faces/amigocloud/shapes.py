@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import zlib
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 
@@ -16,7 +17,7 @@ def url(request: Request, path: str, **params: Any) -> str:
     """An absolute face URL (the client follows every URL it is given verbatim)."""
     public = request.app.state.settings.public_url
     root = (public or str(request.base_url)).rstrip("/")
-    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+    query = urlencode({k: v for k, v in params.items() if v is not None})
     return f"{root}{API}/{path.strip('/')}" + (f"?{query}" if query else "")
 
 
