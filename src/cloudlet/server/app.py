@@ -17,7 +17,7 @@ from cloudlet.server.core.db import Database
 from cloudlet.server.datasets.gallery_routes import router as galleries_router
 from cloudlet.server.datasets.routes import router as datasets_router
 from cloudlet.server.events.routes import router as events_router
-from cloudlet.server.faces import iobeam, iotile, rinocloud
+from cloudlet.server.faces import amigocloud, iobeam, iotile, rinocloud
 from cloudlet.server.faces.influx import router as influx_router
 from cloudlet.server.files import housekeeping
 from cloudlet.server.files.routes import router as files_router
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(rinocloud.PREFIX, rinocloud.create_face(services))
     app.mount(iotile.PREFIX, iotile.create_face(services))
     app.mount(iobeam.PREFIX, iobeam.create_face(services))
+    app.mount(amigocloud.PREFIX, amigocloud.create_face(services))
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
                        exempt=WRITE_PATHS)
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)

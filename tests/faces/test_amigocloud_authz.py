@@ -1,0 +1,64 @@
+"""The AmigoCloud face's authorization rows: every endpoint × every kind of caller, with the
+token where the client sends it (`?token=`). The face is mounted outside the native OpenAPI,
+so its rows live here, beside the face's tests, in the matrix's table format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.authz.table import CALLERS, Row, expect
+from tests.authz.world import World
+from tests.support.live import LiveServer
+
+API = "/amigocloud/api/v1"
+HIDDEN = {"outsider": 404, "superuser": 404, "other_project_token": 404}
+UNRESTRICTED = {"project_token": 403, "other_project_token": 403}  # no projects from these
+SQL = {"query": "SELECT 1 AS one"}
+
+ROWS = (
+    Row("GET", f"{API}/me", expect(200)),
+    Row("GET", f"{API}/me/images", expect(200)),
+    Row("GET", f"{API}/me/images/thumbnail", expect(200)),
+    Row("GET", f"{API}/me/geocoder/search", expect(501), query=lambda w: {"text": "x"}),
+    Row("GET", f"{API}/me/projects", expect(200)),
+    Row("POST", f"{API}/me/projects", expect(201, read_token=403, **UNRESTRICTED),
+        body=lambda w, c: {"name": "amigo", "description": ""}),
+    Row("GET", f"{API}/projects/{{project}}", expect(200, **HIDDEN)),
+    Row("GET", f"{API}/users/{{owner}}/projects/{{project}}", expect(200, **HIDDEN)),
+    Row("GET", f"{API}/projects/{{project}}/datasets", expect(200, **HIDDEN)),
+    Row("GET", f"{API}/users/{{owner}}/projects/{{project}}/datasets", expect(200, **HIDDEN)),
+    Row("GET", f"{API}/projects/{{project}}/base_layers", expect(200, **HIDDEN)),
+    Row("GET", f"{API}/projects/{{project}}/sql", expect(200, **HIDDEN), query=lambda w: SQL),
+    Row("GET", f"{API}/users/{{owner}}/projects/{{project}}/sql", expect(200, **HIDDEN),
+        query=lambda w: SQL),
+    Row("POST", f"{API}/projects/{{project}}/sql", expect(200, read_token=403, **HIDDEN),
+        body=lambda w, c: SQL),
+)
+
+
+@pytest.fixture(scope="module")
+def world(server: LiveServer) -> Iterator[World]:
+    yield World(server)
+
+
+def _call(world: World, row: Row, caller: str) -> httpx.Response:
+    params: dict[str, Any] = {**world.defaults(), "owner": world.owner.id}
+    token = world.tokens[caller]
+    query = {**(row.query(world) if row.query else {}), **({"token": token} if token else {})}
+    body = row.body(world, caller) if row.body else None
+    return httpx.request(row.method, world.server.url + row.route.format(**params),
+                         params=query, json=body, timeout=30)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.id)
+def test_face_route_as_caller(world: World, row: Row, caller: str) -> None:
+    answer = _call(world, row, caller)
+    assert answer.status_code == row.expect[caller], (
+        f"{row.id} as {caller}: {answer.status_code} {answer.text[:300]}")
+    if answer.status_code >= 400:
+        assert answer.json()["detail"]
