@@ -43,4 +43,9 @@ register(
     Row("GET", f"{FACE}/devices/timestamp", expect(200), foreign=True),
     Row("POST", f"{FACE}/imports", expect(200, **WRITERS), query=lambda w: {"fmt": "table"},
         body=_table, foreign=True),
+    Row("GET", f"{FACE}/exports/{{project}}", expect(200, **HIDDEN), foreign=True),
+    Row("GET", f"{FACE}/exports/{{project}}/{{device}}", expect(200, **HIDDEN),
+        params=lambda w: {"device": "all"}, foreign=True),
+    Row("GET", f"{FACE}/exports/{{project}}/{{device}}/{{series}}", expect(200, **HIDDEN),
+        params=lambda w: {"device": "all", "series": "all"}, foreign=True),
 )

@@ -435,3 +435,154 @@ def test_a_device_token_writes_only_its_device(server: LiveServer, user: TestUse
                        headers={"Authorization": f"Bearer {device_token}"})
     assert other.status_code == 403
     assert points(user, "own", "n") == [[1_000, 1.0]]
+
+
+# --- seed 003: Retrieving Data --------------------------------------------------------------
+
+RETRIEVING = """
+    DEVICE_ID = os.environ["DEVICE_ID"]
+    START = int(os.environ["START"])
+    END = int(os.environ["END"])
+    token = PROJECT_TOKEN  # a project token with read access
+    seen = {}
+
+    # all series from all devices in project PROJECT_ID
+    q = iobeam.QueryReq(PROJECT_ID)
+    seen["project"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    # all series from device DEVICE_ID in project PROJECT_ID
+    q = iobeam.QueryReq(PROJECT_ID, deviceId=DEVICE_ID)
+    seen["device"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    # series "temp" from device DEVICE_ID in project PROJECT_ID
+    q = iobeam.QueryReq(PROJECT_ID, deviceId=DEVICE_ID, seriesName="temp")
+    seen["series"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    # Last 5 results after a given START:
+    q = q.limit(5).fromTime(START)
+    seen["limit"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    # All results between two times, START and END
+    q = iobeam.QueryReq(PROJECT_ID, deviceId=DEVICE_ID, seriesName="temp")
+    q = q.fromTime(START).toTime(END)
+    seen["range"] = iobeam.makeQuery(token, q, backend=BACKEND)
+    # OR...
+    q = iobeam.QueryReq(PROJECT_ID, deviceId=DEVICE_ID, seriesName="temp")
+    q = q.inTimeRange(START, END)
+    seen["in_range"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    # All results where the value is greater than 0
+    q = iobeam.QueryReq(PROJECT_ID, deviceId=DEVICE_ID, seriesName="temp")
+    q = q.greaterThan(0)
+    seen["positive"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    q = iobeam.QueryReq(PROJECT_ID, timeUnit=iobeam.TimeUnit.MICROSECONDS)
+    seen["usec"] = iobeam.makeQuery(token, q, backend=BACKEND)
+
+    # the rest of the chainable parameters
+    def query():
+        return iobeam.QueryReq(PROJECT_ID, deviceId=DEVICE_ID, seriesName="temp")
+    seen["less"] = iobeam.makeQuery(token, query().lessThan(0), backend=BACKEND)
+    seen["value_range"] = iobeam.makeQuery(token, query().inValueRange(-1, 2), backend=BACKEND)
+    seen["equals"] = iobeam.makeQuery(token, query().equals(4), backend=BACKEND)
+    seen["to"] = iobeam.makeQuery(token, query().toTime(START), backend=BACKEND)
+    seen["sec"] = iobeam.makeQuery(token, iobeam.QueryReq(
+        PROJECT_ID, deviceId=DEVICE_ID, seriesName="temp", timeUnit=iobeam.TimeUnit.SECONDS
+    ).fromTime(END // 1000), backend=BACKEND)
+    seen["all_devices_temp"] = iobeam.makeQuery(token, iobeam.QueryReq(
+        PROJECT_ID, seriesName="temp"), backend=BACKEND)
+    report(**seen)
+"""
+
+T0 = 1_427_316_488_000  # ms, the seed's first time
+
+
+def _write_weather(server: LiveServer, token: str, project: int) -> None:
+    run(server, f"""
+        client = iobeam.ClientBuilder(PROJECT_ID, PROJECT_TOKEN).setBackend(BACKEND) \\
+            .registerOrSetId("weather").build()
+        store = client.createDataStore(["temp", "hum"])
+        for i in range(10):
+            store.add({T0} + i * 1000, {{"temp": i - 3, "hum": 50 + i}})
+        other = iobeam.ClientBuilder(PROJECT_ID, PROJECT_TOKEN).setBackend(BACKEND) \\
+            .registerOrSetId("cellar").build()
+        other.addDataPoint("temp", iobeam.DataPoint(12, timestamp={T0}))
+        client.send()
+        other.send()
+        report(ok=True)
+    """, token, project)
+
+
+def _data(answer: dict[str, Any], device: str, name: str) -> list[list[Any]]:
+    found = [r for r in answer["result"] if (r["device_id"], r["name"]) == (device, name)]
+    assert len(found) == 1, answer
+    return [[p["time"], p["value"]] for p in found[0]["data"]]
+
+
+def test_retrieving_data_as_the_seed_shows(server: LiveServer, user: TestUser, project: int,
+                                           token: str) -> None:
+    _write_weather(server, token, project)
+    reader = mint(server, user.token, project, read="True")
+    start, end = T0 + 2000, T0 + 6000
+    seen = run(server, RETRIEVING, reader, project, DEVICE_ID="weather", START=str(start),
+               END=str(end))
+    temp = [[T0 + i * 1000, float(i - 3)] for i in range(10)]
+    everything = seen["project"]
+    assert everything["timefmt"] == "msec"
+    assert {(r["project_id"], r["device_id"], r["name"]) for r in everything["result"]} == {
+        (project, "weather", "temp"), (project, "weather", "hum"), (project, "cellar", "temp")}
+    assert _data(everything, "weather", "temp") == temp
+    assert _data(everything, "cellar", "temp") == [[T0, 12.0]]
+    assert {r["name"] for r in seen["device"]["result"]} == {"temp", "hum"}
+    assert [r["name"] for r in seen["series"]["result"]] == ["temp"]
+    assert _data(seen["series"], "weather", "temp") == temp
+    assert _data(seen["limit"], "weather", "temp") == temp[-5:]  # the latest five after START
+    assert _data(seen["range"], "weather", "temp") == temp[2:7]  # both ends inclusive
+    assert _data(seen["in_range"], "weather", "temp") == temp[2:7]
+    assert _data(seen["positive"], "weather", "temp") == temp[4:]  # strictly greater
+    assert seen["usec"]["timefmt"] == "usec"
+    assert _data(seen["usec"], "weather", "hum")[0] == [T0 * 1000, 50.0]
+    assert _data(seen["less"], "weather", "temp") == temp[:3]
+    assert _data(seen["value_range"], "weather", "temp") == temp[3:5]  # -1 < v < 2
+    assert _data(seen["equals"], "weather", "temp") == [temp[7]]
+    assert _data(seen["to"], "weather", "temp") == temp[:3]
+    assert seen["sec"]["timefmt"] == "sec"
+    assert _data(seen["sec"], "weather", "temp") == [[(T0 + i * 1000) // 1000, float(i - 3)]
+                                                     for i in range(6, 10)]
+    assert {r["device_id"] for r in seen["all_devices_temp"]["result"]} == {"weather", "cellar"}
+    assert {r["name"] for r in seen["all_devices_temp"]["result"]} == {"temp"}
+
+
+def test_exports_stream_every_point_without_limit(server: LiveServer, user: TestUser,
+                                                  project: int, token: str) -> None:
+    with Client(server.url, token=user.token) as client:  # written natively, read as iobeam
+        client.write_points(project, device="bulk", series={
+            "n": {"time": list(range(0, 30_000_000, 1000)), "value": list(range(30_000))}},
+            precision="us")
+    answer = httpx.get(face(server) + f"exports/{project}/bulk/n",
+                       headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert answer.status_code == 200
+    data = answer.json()["result"][0]["data"]
+    assert len(data) == 30_000 and data[-1] == {"time": 29_999, "value": 29_999.0}
+
+
+def test_exports_refuse_other_projects_and_bad_parameters(
+        server: LiveServer, user: TestUser, project: int, token: str) -> None:
+    _write_weather(server, token, project)
+    with user.client() as c:
+        other = c.post("/projects", json={"name": "elsewhere"}).json()
+    theirs = mint(server, user.token, other["id"])
+    seen = run(server, """
+        q = iobeam.QueryReq(PROJECT_ID, deviceId="weather")
+        report(answer=iobeam.makeQuery(PROJECT_TOKEN, q, backend=BACKEND))
+    """, theirs, project)
+    assert seen["answer"]["errors"][0]["code"] == 404 and "result" not in seen["answer"]
+    headers = {"Authorization": f"Bearer {token}"}
+    url = face(server) + f"exports/{project}/weather/temp"
+    for params in ({"limit": "0"}, {"from": "soon"}, {"timefmt": "nsec"},
+                   {"greater_than": "x"}, {"from": "5", "to": "4"}):
+        answer = httpx.get(url, params=params, headers=headers)
+        assert answer.status_code == 400 and answer.json()["errors"][0]["message"], params
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(face(server) + f"exports/{project}/nobody/temp",
+                     headers=headers).status_code == 404

@@ -1,17 +1,17 @@
-"""The iobeam endpoints the client writes with (`/iobeam/v1/…`): project tokens, devices and
-imports, each a translation onto the tokens, devices and ingest services."""
+"""The iobeam endpoints the client uses (`/iobeam/v1/…`): project tokens, devices, imports and
+exports, each a translation onto the tokens, devices, ingest and query services."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from cloudlet.server.core.errors import Invalid
 from cloudlet.server.core.schema import utcnow
-from cloudlet.server.faces.iobeam import shapes, wire
+from cloudlet.server.faces.iobeam import exports, shapes, wire
 from cloudlet.server.services import Services
 from cloudlet.server.timeseries.parsing import parse_document
 from cloudlet.server.timeseries.wire import decode_body, read_body
@@ -112,3 +112,19 @@ async def import_points(request: Request, fmt: str | None = None) -> Response:
     batch = await run_in_threadpool(parse_document, document, None)
     written = await services.ingest.write(caller, project, batch, device=device)
     return JSONResponse({"points": written["points"]})
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+@router.get("/exports/{project}")
+@router.get("/exports/{project}/{device}")
+@router.get("/exports/{project}/{device}/{series}")
+async def export_points(request: Request, project: str, device: str | None = None,
+                        series: str | None = None) -> Response:
+    """What `iobeam.makeQuery` asks for: every matching point of each series in the scope,
+    read through the query service and streamed as iobeam's `{result, timefmt}`."""
+    services = _services(request)
+    caller = await run_in_threadpool(wire.principal, services, request)
+    export = exports.read_export(project, device, series, request.query_params)
+    body = await run_in_threadpool(exports.answer, services, caller, export)
+    return StreamingResponse(body, media_type="application/json")
