@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +17,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
+from tests.support.accounts import make_user
 from tests.timeseries.conftest import Project
 
 US = 1_000_000
@@ -421,3 +424,24 @@ def test_nan_free_values_roundtrip_exactly(project: Project) -> None:
     assert [float(line.split(",")[3]) for line in lines[1:]] == values
     assert all(math.copysign(1, a) == math.copysign(1, r["value"])
                for a, r in zip(values, page, strict=True))
+
+
+def test_without_pyarrow_arrow_and_parquet_answer_406(launch: Any, tmp_path: Path) -> None:
+    """A server whose Python can't import pyarrow (a `sitecustomize` hides it)."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pyarrow'] = None\n")
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    server = launch(PYTHONPATH=path)
+    user = make_user(server)
+    project = user.home_project["id"]
+    with user.client() as c:
+        c.post(f"/projects/{project}/points", params={"precision": "s"},
+               json={"device": "d", "series": {"v": [[1, 1.0]]}}).raise_for_status()
+        url = f"/projects/{project}/points"
+        refused = [c.get(url, params={"format": f}) for f in ("arrow", "parquet")]
+        by_accept = c.get(url, headers={"Accept": "application/vnd.apache.parquet"})
+        csv = c.get(url, params={"format": "csv"})
+    for answer in (*refused, by_accept):
+        assert answer.status_code == 406
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "pyarrow" in answer.json()["detail"]
+    assert csv.status_code == 200 and csv.text.count("\n") == 2
