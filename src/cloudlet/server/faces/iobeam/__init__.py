@@ -10,9 +10,8 @@ errors are the `{"errors": [{"code", "message"}]}` JSON its client reads.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError
+from cloudlet.server.faces.app import face_app
 from cloudlet.server.faces.iobeam import wire
 from cloudlet.server.faces.iobeam.routes import router
 from cloudlet.server.services import Services
@@ -23,11 +22,4 @@ __all__ = ["PREFIX", "create_face", "router"]
 
 
 def create_face(services: Services) -> FastAPI:
-    face = FastAPI(title="iobeam face", openapi_url=None, docs_url=None, redoc_url=None)
-    face.state.services = services
-    face.state.settings = services.settings
-    face.include_router(router)
-    face.add_exception_handler(DomainError, wire.on_domain_error)
-    face.add_exception_handler(HTTPException, wire.on_http_error)
-    face.add_exception_handler(Exception, wire.on_unexpected)
-    return face
+    return face_app(services, title="iobeam face", routers=(router,), errors=wire.ERRORS)
