@@ -1,7 +1,7 @@
 """The iobeam face: what the original `iobeam` 0.11.0 client sends, at `/iobeam/v1/…`
 (`ClientBuilder(...).setBackend("http://HOST:PORT/iobeam/v1/")`), translated onto the
-tokens, devices and ingest services. Exports (`iobeam.makeQuery`) are not served yet: they
-wait for the time-series query service.
+tokens, devices, ingest and query services; exports (`iobeam.makeQuery`) read through the
+time-series query service.
 
 It is an app of its own, mounted by `create_app`: it stays out of the native OpenAPI, and its
 errors are the `{"errors": [{"code", "message"}]}` JSON its client reads.
