@@ -12,11 +12,11 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cloudlet.server.faces.amigocloud.routes import router
-from cloudlet.server.faces.app import face_app
-from cloudlet.server.faces.rinocloud import wire
+from cloudlet.server.faces.app import ErrorWire, face_app
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
+ERRORS = ErrorWire(name="AmigoCloud", scheme="Token")
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -35,5 +35,5 @@ class _NoTrailingSlash:
 
 
 def create_face(services: Services) -> ASGIApp:
-    face = face_app(services, title="AmigoCloud face", routers=(router,), errors=wire.ERRORS)
+    face = face_app(services, title="AmigoCloud face", routers=(router,), errors=ERRORS)
     return _NoTrailingSlash(face)
