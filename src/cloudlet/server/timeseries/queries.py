@@ -340,10 +340,11 @@ class _Reader:
         sid = self.ids[index]
         t_lo = lo[0] if sid >= lo[1] else lo[0] + 1
         t_hi = hi[0] if sid <= hi[1] else hi[0] - 1
-        if self.query.start is not None:
-            t_lo = max(t_lo, self.query.start)
-        if self.query.end is not None:
-            t_hi = min(t_hi, self.query.end)
+        q = self.query
+        if q.start is not None:  # a bucket is in when it holds points from start on
+            t_lo = max(t_lo, q.start if q.every is None else q.start // q.every * q.every)
+        if q.end is not None:
+            t_hi = min(t_hi, q.end)
         floor = self.floor[index]
         if floor is not None:
             t_lo = max(t_lo, floor)
