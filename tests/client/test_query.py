@@ -15,7 +15,7 @@ import cloudlet
 from cloudlet import MdoHelper, StreamData, StreamPoint, Timestamp, TimeUnit
 from tests.support.accounts import TestUser
 from tests.support.live import LiveServer
-from tests.support.series import D, M, N, O, STEP_MS, T0_MS, Seeded, output, seed
+from tests.support.series import OFFSET, STEP_MS, T0_MS, D, M, N, Seeded, output, seed
 
 HOUR_MS = 3_600_000
 
@@ -139,7 +139,7 @@ def test_downsampling_matches_a_hand_computation(client: cloudlet.Client,
         [output(v) for v in hand["mean"].values()])
     sums = base.agg("sum").all()
     assert [r.output_value for r in sums] == pytest.approx(
-        [s * M / D + 60 * O for s in hand["sum"].values()])
+        [s * M / D + 60 * OFFSET for s in hand["sum"].values()])
     # buckets are aligned to the epoch: a 7-minute grid starting mid-range
     seven = client.query().stream(data.roof_temp).every("7m").agg("count").all()
     step = 7 * 60_000
@@ -313,7 +313,7 @@ def test_accumulation_report_sums_every_source(client: cloudlet.Client, data: Se
         assert rows[gid]["sum"] == pytest.approx(sum(values))
     roof = rows[data.roof_temp]
     assert roof["unit"] == "F" and roof["name"] == "temp"
-    assert roof["output_sum"] == pytest.approx(sum(first[data.roof_temp]) * M / D + 60 * O)
+    assert roof["output_sum"] == pytest.approx(sum(first[data.roof_temp]) * M / D + 60 * OFFSET)
     assert rows[data.yard_hum]["unit"] is None
     totals = {t["unit"]: t for t in answer["totals"]}
     assert totals["F"]["sum"] == pytest.approx(

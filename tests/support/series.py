@@ -9,10 +9,10 @@ from typing import Any
 T0_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 STEP_MS = 60_000  # a point a minute
 N = 180  # three hours
-M, D, O = 9, 5, 32.0  # temp's output unit: Celsius → Fahrenheit
+M, D, OFFSET = 9, 5, 32.0  # temp's output unit: Celsius → Fahrenheit
 
 
-def output(value: float, m: int = M, d: int = D, o: float = O) -> float:
+def output(value: float, m: int = M, d: int = D, o: float = OFFSET) -> float:
     """What the server computes for `output_value`, in the same order."""
     return value * m / d + o
 
@@ -34,7 +34,7 @@ def seed(client: Any, project: int) -> Seeded:
     temp has an output unit (F, m=9, d=5, o=32), hum none."""
     client.post(f"/projects/{project}/variables", {
         "name": "temp", "output_unit": {"unit_short": "F", "unit_full": "Fahrenheit",
-                                         "m": M, "d": D, "o": O}})
+                                         "m": M, "d": D, "o": OFFSET}})
     times = [T0_MS + i * STEP_MS for i in range(N)]
     written = {
         ("roof", "temp"): [i * 0.5 for i in range(N)],
