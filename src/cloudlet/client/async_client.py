@@ -122,9 +122,11 @@ class AsyncClient(ClientBase):
         then `.all()`, iteration, `.to_pandas()` or `.to_arrow()`."""
         return new_query(self, project, AsyncQuery)  # type: ignore[no-any-return]
 
-    def report_sum(self, sources: Iterable[str], start: TimeLike, end: TimeLike) -> Any:
-        """The accumulation report: per-stream sums with units and per-unit totals over
-        project, device or stream gids in [start, end]."""
+    def report_sum(self, sources: Iterable[str], start: TimeLike | None = None,
+                   end: TimeLike | None = None) -> Any:
+        """The accumulation report: per-stream sums (in output units) with units, and a
+        total per unit, over project, device or stream gids in [start, end] (inclusive;
+        None leaves a bound open)."""
         return self.post("/reports/sum", report_body(sources, start, end))
 
     # -- generic calls ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -399,11 +400,14 @@ class Query(_QueryBuilder):
 
     def export(self, to: str | os.PathLike[str] | IO[bytes], format: ExportFormat = "csv",
                *, progress: Progress | None = None) -> int:
-        """Stream the answer into a file (path or binary file); the bytes written."""
+        """Stream the answer into a file (path or binary file); the bytes written. A path
+        is opened only once the server has answered, so a refused query leaves no file."""
+        chunks = self.iter_bytes(format)
+        first = next(chunks, b"")
         out, opened = _writer(to)
         written = 0
         try:
-            for chunk in self.iter_bytes(format):
+            for chunk in itertools.chain([first], chunks):
                 out.write(chunk)
                 written += len(chunk)
                 if progress is not None:
@@ -465,14 +469,17 @@ class AsyncQuery(_QueryBuilder):
     async def export(self, to: str | os.PathLike[str] | IO[bytes],
                      format: ExportFormat = "csv", *, progress: Progress | None = None
                      ) -> int:
+        chunks = self.iter_bytes(format)
+        chunk = await anext(chunks, b"")  # the server's answer before any file is opened
         out, opened = _writer(to)
         written = 0
         try:
-            async for chunk in self.iter_bytes(format):
+            while chunk:
                 out.write(chunk)
                 written += len(chunk)
                 if progress is not None:
                     progress(written)
+                chunk = await anext(chunks, b"")
         finally:
             if opened:
                 out.close()

@@ -39,11 +39,17 @@ def _report_time(value: TimeLike) -> str | int:
                     f"not {value!r}.")
 
 
-def report_body(sources: Iterable[str], start: TimeLike, end: TimeLike) -> dict[str, Any]:
+def report_body(sources: Iterable[str], start: TimeLike | None, end: TimeLike | None
+                ) -> dict[str, Any]:
+    """The request body; a bound left out (None) is open."""
     names = [str(s) for s in ([sources] if isinstance(sources, str) else sources)]
     if not names:
         raise ValueError("A report needs at least one source: a project, device or stream gid.")
-    return {"sources": names, "start": _report_time(start), "end": _report_time(end)}
+    body: dict[str, Any] = {"sources": names}
+    for name, value in (("start", start), ("end", end)):
+        if value is not None:
+            body[name] = _report_time(value)
+    return body
 
 
 class AccumulationReport:
@@ -52,8 +58,8 @@ class AccumulationReport:
     def __init__(self, api: Client) -> None:
         self.api = api
 
-    def compute_sum(self, sources: Iterable[str], start: TimeLike, end: TimeLike
-                    ) -> dict[str, Any]:
+    def compute_sum(self, sources: Iterable[str], start: TimeLike | None = None,
+                    end: TimeLike | None = None) -> dict[str, Any]:
         """`{"streams": {gid: {"sum", "units", "count", "raw_sum", "device", "variable",
         "name"}}, "totals": {unit: sum}, "total": sum, "start", "end"}`. Sums are in each
         stream's output unit (`raw_sum` is of the stored values); `total` adds them all, so
