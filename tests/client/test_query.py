@@ -69,6 +69,7 @@ def test_time_bounds_are_inclusive_in_every_form(client: cloudlet.Client, data: 
     for query in forms:
         assert pairs(query.all()) == expected, query
     assert pairs(base.start(T0_MS + (N - 2) * STEP_MS).all()) == data.of(data.roof_temp)[-2:]
+    assert pairs(base.end("2024-01-01").all()) == data.of(data.roof_temp)[:1]  # a date: 00:00
     assert pairs(base.end(T0_MS).all()) == data.of(data.roof_temp)[:1]
 
 
