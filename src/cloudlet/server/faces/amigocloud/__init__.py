@@ -14,11 +14,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cloudlet.server.core.errors import DomainError
+from cloudlet.server.faces.amigocloud import sockets, wsessions
 from cloudlet.server.faces.amigocloud.routes import router
 from cloudlet.server.faces.rinocloud import wire
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
+SOCKET_PATH = "/v2_socket.io/socket.io"  # Engine.IO 3 long-polling (eio, sockets)
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -41,6 +43,9 @@ def create_face(services: Services) -> ASGIApp:
     face.state.services = services
     face.state.settings = services.settings
     face.include_router(router)
+    face.include_router(wsessions.router)
+    face.add_route(SOCKET_PATH, sockets.AmigoSockets(services).engine.endpoint,
+                   methods=["GET", "POST"])
     face.add_exception_handler(DomainError, wire.on_domain_error)
     face.add_exception_handler(HTTPException, wire.on_http_error)
     face.add_exception_handler(Exception, wire.on_unexpected)
