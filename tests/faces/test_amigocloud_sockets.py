@@ -4,10 +4,14 @@ one-time websocket sessions, and `add_callback` + `start_listening` get the bus'
 
 from __future__ import annotations
 
-import httpx
+import os
 
+import httpx
+import pytest
+
+from tests.conftest import REDIS_ENV, Launch
 from tests.faces.test_amigocloud import run
-from tests.support.accounts import TestUser
+from tests.support.accounts import TestUser, make_user
 from tests.support.live import LiveServer
 
 # listen in one-second turns until `want` callbacks arrived (or give up after `turns`)
@@ -20,18 +24,31 @@ LISTEN = """
 """
 
 
-def test_user_events_project_creation_succeeded(server: LiveServer, user: TestUser) -> None:
-    token = user.api_token(name="amigo")
-    seen = run(server, token, LISTEN + """
+USER_EVENTS = LISTEN + """
     ac = AmigoCloud(token=TOKEN, base_url=BASE)
     got = []
     ac.add_callback('project:creation_succeeded', got.append)
     ac.listen_user_events()
-    made = ac.post('me/projects', {'name': 'Socket Project', 'description': ''})
-    listen(ac, got)
-    print(json.dumps({"got": got, "made": made['id'], "me": ac._user_id}))
-    """)
-    assert seen["got"] == [{"user_id": user.id, "project_id": seen["made"]}]
+    made = [ac.post('me/projects', {'name': 'Socket %d' % n, 'description': ''})['id']
+            for n in range(3)]
+    listen(ac, got, want=3)
+    print(json.dumps({"got": got, "made": made}))
+"""
+
+
+def test_user_events_project_creation_succeeded(server: LiveServer, user: TestUser) -> None:
+    seen = run(server, user.api_token(name="amigo"), USER_EVENTS)
+    assert seen["got"] == [{"user_id": user.id, "project_id": p} for p in seen["made"]]
+
+
+def test_several_workers_share_socket_sessions(backend: str, launch: Launch) -> None:
+    """Polls and posts of one socket land on any of four workers (Redis holds sessions)."""
+    if backend != "postgres" or not os.environ.get(REDIS_ENV):
+        pytest.skip("several workers need PostgreSQL and CLOUDLET_TEST_REDIS_URL")
+    server = launch(CLOUDLET_WORKERS="4")
+    user = make_user(server)
+    seen = run(server, user.api_token(name="amigo"), USER_EVENTS)
+    assert seen["got"] == [{"user_id": user.id, "project_id": p} for p in seen["made"]]
 
 
 def test_dataset_realtime_events(server: LiveServer, user: TestUser) -> None:

@@ -7,25 +7,23 @@ the XHR2 binary framing that client reads — per packet `0x00`, the byte length
 per decimal digit, `0xFF`, the packet text — or the text framing `<length>:<packet>` when a
 client asks with `b64=1`.
 
-Sessions live in this process, so with several workers the socket path needs sticky
-routing. The layer above (Socket.IO) is a `Handler`; this module knows nothing of it.
+Session state is in `eio_sessions` (this process, or Redis for several workers). The layer
+above (Socket.IO) is a `Handler`; this module knows nothing of it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-import time
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cloudlet.server.faces.amigocloud.eio_sessions import LIFETIME, Sessions
+
 PING_INTERVAL = 25.0  # seconds between the client's pings when it is not hurrying
-PING_TIMEOUT = 20.0  # the client's read timeout on every poll and post
+PING_TIMEOUT = LIFETIME - PING_INTERVAL  # the client's read timeout on every poll and post
 POLL_HOLD = 10.0  # an idle poll answers a noop well before the client's read timeout
 OPEN, CLOSE, PING, PONG, MESSAGE, NOOP = "0", "1", "2", "3", "4", "6"
 ERRORS = {0: "Transport unknown", 1: "Session ID unknown", 2: "Bad handshake method",
@@ -35,32 +33,9 @@ ERRORS = {0: "Transport unknown", 1: "Session ID unknown", 2: "Bad handshake met
 class Handler(Protocol):
     """What runs on top: told of each session's messages and of its end."""
 
-    async def opened(self, session: Session) -> None: ...
+    async def received(self, engine: EngineIO, sid: str, message: str) -> None: ...
 
-    async def received(self, session: Session, message: str) -> None: ...
-
-    async def closed(self, session: Session) -> None: ...
-
-
-@dataclass(eq=False)
-class Session:
-    sid: str
-    outbox: list[str] = field(default_factory=list)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    last_seen: float = field(default_factory=time.monotonic)
-    polling: bool = False
-    closed: bool = False
-    state: Any = None  # the handler's own
-    watcher: asyncio.Task[None] | None = None
-
-    def send(self, message: str) -> None:
-        """Queue an Engine.IO message packet for the next poll."""
-        self.push(MESSAGE + message)
-
-    def push(self, packet: str) -> None:
-        if not self.closed:
-            self.outbox.append(packet)
-            self.ready.set()
+    async def closed(self, sid: str) -> None: ...
 
 
 def encode(packets: list[str], text: bool = False) -> bytes:
@@ -104,9 +79,9 @@ def _error(code: int) -> Response:
 class EngineIO:
     """The polling endpoint: a Starlette endpoint for GET and POST on one path."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, sessions: Sessions) -> None:
         self.handler = handler
-        self.sessions: dict[str, Session] = {}
+        self.sessions = sessions
 
     async def endpoint(self, request: Request) -> Response:
         query = request.query_params
@@ -114,79 +89,45 @@ class EngineIO:
             return _error(5)
         if query.get("transport") != "polling":
             return _error(0)  # websocket included: no upgrade is ever offered
+        text = query.get("b64") == "1"
         sid = query.get("sid")
         if sid is None:
-            return await self._open(request) if request.method == "GET" else _error(2)
-        session = self.sessions.get(sid)
-        if session is None or (session.closed and request.method != "GET"):
+            return await self._open(text) if request.method == "GET" else _error(2)
+        if not await self.sessions.touch(sid):
             return _error(1)
-        session.last_seen = time.monotonic()
         if request.method == "GET":
-            return await self._poll(session, query.get("b64") == "1")
-        return await self._post(session, await request.body())
-
-    async def _open(self, request: Request) -> Response:
-        session = Session(secrets.token_urlsafe(15))
-        self.sessions[session.sid] = session
-        await self.handler.opened(session)
-        session.watcher = asyncio.get_running_loop().create_task(self._watch(session))
-        handshake = {"sid": session.sid, "upgrades": [],
-                     "pingInterval": int(PING_INTERVAL * 1000),
-                     "pingTimeout": int(PING_TIMEOUT * 1000)}
-        return self._payload([OPEN + orjson.dumps(handshake).decode()],
-                             request.query_params.get("b64") == "1")
-
-    async def _poll(self, session: Session, text: bool) -> Response:
-        if session.polling:
-            return _error(3)  # one poll at a time
-        session.polling = True
+            return self._payload(await self.sessions.take(sid, POLL_HOLD) or [NOOP], text)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session.ready.wait(), POLL_HOLD)
-            packets, session.outbox = session.outbox or [NOOP], []
-            session.ready.clear()
-        finally:
-            session.polling = False
-            session.last_seen = time.monotonic()
-        if session.closed:
-            self.sessions.pop(session.sid, None)
-        return self._payload(packets, text)
-
-    async def _post(self, session: Session, body: bytes) -> Response:
-        try:
-            packets = decode(body)
+            packets = decode(await request.body())
         except (ValueError, UnicodeDecodeError):
             return _error(3)
         for packet in packets:
             kind, data = packet[:1], packet[1:]
             if kind == PING:
-                session.push(PONG + data)
+                await self.sessions.push(sid, [PONG + data])
             elif kind == MESSAGE:
-                await self.handler.received(session, data)
+                await self.handler.received(self, sid, data)
             elif kind == CLOSE:
-                await self.close(session, tell=False)
+                await self.close(sid)
         return Response(b"ok", media_type="text/html")
 
-    async def close(self, session: Session, *, tell: bool = True) -> None:
-        """End a session; `tell` leaves a close packet for a last poll to collect."""
-        if session.closed:
-            return
-        if tell:
-            session.push(CLOSE)
-        session.closed = True
-        session.ready.set()
-        if not tell:
-            self.sessions.pop(session.sid, None)
-        await self.handler.closed(session)
+    async def send(self, sid: str, message: str) -> None:
+        """Queue an Engine.IO message packet for the session's next poll."""
+        await self.sessions.push(sid, [MESSAGE + message])
 
-    async def _watch(self, session: Session) -> None:
-        """Drop a session the client stopped polling and pinging."""
-        while session.sid in self.sessions:
-            await asyncio.sleep(PING_INTERVAL)
-            idle = time.monotonic() - session.last_seen
-            if not session.polling and idle > PING_INTERVAL + PING_TIMEOUT:
-                self.sessions.pop(session.sid, None)
-                await self.close(session, tell=False)
+    async def alive(self, sid: str) -> bool:
+        return await self.sessions.alive(sid)
+
+    async def close(self, sid: str) -> None:
+        await self.sessions.end(sid)
+        await self.handler.closed(sid)
+
+    async def _open(self, text: bool) -> Response:
+        sid = secrets.token_urlsafe(15)
+        await self.sessions.create(sid)
+        handshake = {"sid": sid, "upgrades": [], "pingInterval": int(PING_INTERVAL * 1000),
+                     "pingTimeout": int(PING_TIMEOUT * 1000)}
+        return self._payload([OPEN + orjson.dumps(handshake).decode()], text)
 
     def _payload(self, packets: list[str], text: bool) -> Response:
         kind = "text/plain; charset=UTF-8" if text else "application/octet-stream"

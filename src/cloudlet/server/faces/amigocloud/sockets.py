@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from cloudlet.server.core.errors import DomainError
 from cloudlet.server.events.follow import Follower
 from cloudlet.server.events.model import Event
 from cloudlet.server.faces.amigocloud import eio, wsessions
+from cloudlet.server.faces.amigocloud.eio_sessions import MemorySessions, RedisSessions
 from cloudlet.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ def packet(kind: str, namespace: str, data: Any = None, ack: int | None = None) 
 
 
 class _Socket:
+    """A socket's subscriptions, held by the worker that served its `authenticate`."""
+
     def __init__(self, services: Services) -> None:
         self.follower = Follower(services.events.bus, services.settings.events_queue_size)
         self.pump: asyncio.Task[None] | None = None
@@ -63,53 +67,68 @@ class AmigoSockets:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.engine = eio.EngineIO(self)
+        settings = services.settings
+        sessions = (RedisSessions(settings.redis_url, settings.redis_prefix)
+                    if settings.redis_url else MemorySessions())
+        self.engine = eio.EngineIO(self, sessions)
+        self.sockets: dict[str, _Socket] = {}
 
-    async def opened(self, session: eio.Session) -> None:
-        session.state = _Socket(self.services)
-
-    async def received(self, session: eio.Session, message: str) -> None:
+    async def received(self, engine: eio.EngineIO, sid: str, message: str) -> None:
         try:
             kind, namespace, ack, data = parse(message)
         except (ValueError, orjson.JSONDecodeError):
             return  # not Socket.IO: nothing to answer
         if kind == CONNECT:
             known = namespace in ("/", NAMESPACE)
-            session.send(packet(CONNECT, namespace) if known
-                         else packet(ERROR, namespace, "Invalid namespace"))
+            await engine.send(sid, packet(CONNECT, namespace) if known
+                              else packet(ERROR, namespace, "Invalid namespace"))
         elif kind == EVENT and namespace == NAMESPACE and isinstance(data, list) and data:
             if data[0] == "authenticate":
-                await self.authenticate(session, data[1] if len(data) > 1 else None)
+                await self.authenticate(engine, sid, data[1] if len(data) > 1 else None)
             if ack is not None:
-                session.send(packet(ACK, namespace, [], ack))
+                await engine.send(sid, packet(ACK, namespace, [], ack))
         elif kind == DISCONNECT and namespace == NAMESPACE:
-            await self.closed(session)
-            session.state = _Socket(self.services)
+            await self.closed(sid)
 
-    async def authenticate(self, session: eio.Session, auth: Any) -> None:
-        socket: _Socket = session.state
+    async def authenticate(self, engine: eio.EngineIO, sid: str, auth: Any) -> None:
         try:
             topic = await wsessions.redeem(self.services, auth)
         except DomainError as exc:
-            session.send(packet(ERROR, NAMESPACE, exc.detail))
+            await engine.send(sid, packet(ERROR, NAMESPACE, exc.detail))
             return
+        socket = self.sockets.get(sid)
+        if socket is None:
+            socket = self.sockets[sid] = _Socket(self.services)
+            socket.pump = asyncio.get_running_loop().create_task(self._pump(engine, sid, socket))
         await socket.follower.follow(topic, None)
-        if socket.pump is None:
-            socket.pump = asyncio.get_running_loop().create_task(self._pump(session, socket))
 
-    async def _pump(self, session: eio.Session, socket: _Socket) -> None:
-        while not session.closed:
-            message = await socket.follower.next(eio.PING_INTERVAL)
-            if message is None:  # this socket fell too far behind: end it, the client redials
-                await self.engine.close(session)
-                return
-            if isinstance(message, Event) and forwarded(message):
-                session.send(packet(EVENT, NAMESPACE, [message.event, message.data]))
+    async def _pump(self, engine: eio.EngineIO, sid: str, socket: _Socket) -> None:
+        """Forward the socket's events; end when the session does (here or on any worker)."""
+        checked = time.monotonic()
+        try:
+            while True:
+                message = await socket.follower.next(eio.PING_INTERVAL)
+                if message is None:  # fell too far behind: end it, the client redials
+                    await engine.close(sid)
+                    return
+                if isinstance(message, Event) and forwarded(message):
+                    await engine.send(sid, packet(EVENT, NAMESPACE, [message.event,
+                                                                     message.data]))
+                if time.monotonic() - checked >= eio.PING_INTERVAL:
+                    checked = time.monotonic()
+                    if not await engine.alive(sid):
+                        return
+        except Exception:  # a bus or store outage ends this socket, never the worker
+            log.exception("amigocloud socket %s ended", sid)
+        finally:
+            if self.sockets.get(sid) is socket:
+                del self.sockets[sid]
+            await socket.follower.close()
 
-    async def closed(self, session: eio.Session) -> None:
-        socket: _Socket = session.state
-        if socket.pump is not None and socket.pump is not asyncio.current_task():
-            socket.pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await socket.pump
-        await socket.follower.close()
+    async def closed(self, sid: str) -> None:
+        socket = self.sockets.pop(sid, None)
+        if socket is not None and socket.pump is not None:
+            if socket.pump is not asyncio.current_task():
+                socket.pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await socket.pump
