@@ -158,3 +158,34 @@ def test_start_websocket_session_both_path_families(server: LiveServer, user: Te
     missing = httpx.get(f"{api}/projects/{project}/datasets/999999/start_websocket_session",
                         params={"token": token})
     assert missing.status_code == 404 and missing.json()["detail"]
+
+
+def test_text_framing_ping_connect_refusal_and_close(server: LiveServer) -> None:
+    """The protocol as a browser-era client with `b64=1` speaks it, packet by packet."""
+    url = server.url + "/amigocloud/v2_socket.io/socket.io/"
+    base = {"EIO": "3", "transport": "polling", "b64": "1"}
+    opened = httpx.get(url, params=base).text
+    sid = opened[opened.index('"sid":"') + 7:].split('"', 1)[0]
+    session = {**base, "sid": sid}
+
+    def post(*packets: str) -> httpx.Response:
+        return httpx.post(url, params=session,
+                          content="".join(f"{len(p)}:{p}" for p in packets))
+
+    def poll() -> list[str]:
+        text, packets = httpx.get(url, params=session, timeout=30).text, []
+        while text:
+            length, _, rest = text.partition(":")
+            packets.append(rest[:int(length)])
+            text = rest[int(length):]
+        return packets
+
+    assert post("2probe", "40/amigosocket,", "40/elsewhere,").status_code == 200
+    assert poll() == ["3probe", "40/amigosocket", '44/elsewhere,"Invalid namespace"']
+    post('42/amigosocket,["authenticate",{"userid":1,"websocket_session":"x"}]')
+    [refused] = poll()
+    assert refused.startswith('44/amigosocket,"Unknown or expired websocket_session')
+    garbled = httpx.post(url, params=session, content="not a payload")
+    assert garbled.status_code == 400 and garbled.json()["message"] == "Bad request"
+    assert post("1").status_code == 200  # the client closes
+    assert httpx.get(url, params=session).status_code == 400
