@@ -189,3 +189,46 @@ def test_text_framing_ping_connect_refusal_and_close(server: LiveServer) -> None
     assert garbled.status_code == 400 and garbled.json()["message"] == "Bad request"
     assert post("1").status_code == 200  # the client closes
     assert httpx.get(url, params=session).status_code == 400
+
+
+def test_seed_websocket_example(server: LiveServer, user: TestUser) -> None:
+    """Seed 000's "Websocket connection" section, in order, on one client (print function
+    for Python 3); the project and the position are made before listening starts."""
+    token = user.api_token(name="amigo")
+    project = user.home_project["id"]
+    with user.client() as c:
+        made = c.post(f"/projects/{project}/datasets", json={"name": "cars", "kind": "realtime"})
+        assert made.status_code == 201, made.text
+        dataset = made.json()["id"]
+    seen = run(server, token, f"""
+    import contextlib, io, requests
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        amigocloud = ac = AmigoCloud(token=TOKEN, base_url=BASE)
+        owner_id, project_id, dataset_id = ac._user_id, {project}, {dataset}
+        amigocloud.listen_user_events()
+
+        def project_created(data):
+            print('User id=%(user_id)s created project id=%(project_id)s' % data)
+        amigocloud.add_callback('project:creation_succeeded', project_created)
+        amigocloud.listen_dataset_events(owner_id, project_id, dataset_id)
+
+        def realtime(data):
+            print('Realtime dataset id=%(dataset_id)s' % data)
+            for obj in data['data']:
+                print("Object '%(object_id)s' is now at (%(latitude)s, %(longitude)s)" % obj)
+        amigocloud.add_callback('realtime', realtime)
+        new = ac.post('me/projects', {{'name': 'Seen', 'description': ''}})['id']
+        requests.post(os.environ['NATIVE'] + '/projects/{project}/datasets/{dataset}/positions',
+                      headers={{'Authorization': 'Bearer ' + TOKEN}},
+                      json={{'positions': [{{'object_id': 'car', 'latitude': 1.5,
+                                             'longitude': 2.5}}]}}).raise_for_status()
+        for _ in range(30):
+            if printed.getvalue().count('\\n') >= 3:
+                break
+            ac.start_listening(1)
+    print(json.dumps({{"lines": sorted(printed.getvalue().splitlines()), "new": new}}))
+    """, NATIVE=server.url + "/api/v1")
+    assert seen["lines"] == sorted([
+        f"User id={user.id} created project id={seen['new']}",
+        f"Realtime dataset id={dataset}", "Object 'car' is now at (1.5, 2.5)"])
