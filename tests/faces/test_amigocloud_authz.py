@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.authz.table import CALLERS, Row, expect
+from tests.authz.table import CALLERS, Row, expect, public
 from tests.authz.world import World
 from tests.support.live import LiveServer
 
@@ -18,6 +18,17 @@ API = "/amigocloud/api/v1"
 HIDDEN = {"outsider": 404, "superuser": 404, "other_project_token": 404}
 UNRESTRICTED = {"project_token": 403, "other_project_token": 403}  # no projects from these
 SQL = {"query": "SELECT 1 AS one"}
+SOCKET = "/amigocloud/v2_socket.io/socket.io/"
+
+
+def _dataset(w: World) -> dict[str, Any]:
+    """One dataset of the world's project, made once."""
+    if not hasattr(w, "amigo_dataset"):
+        with w.owner_client() as c:
+            made = c.post(f"/projects/{w.project['id']}/datasets", json={"name": "ws"})
+            made.raise_for_status()
+            w.amigo_dataset = made.json()["id"]  # type: ignore[attr-defined]
+    return {"dataset": w.amigo_dataset}  # type: ignore[attr-defined]
 
 ROWS = (
     Row("GET", f"{API}/me", expect(200)),
@@ -37,6 +48,13 @@ ROWS = (
         query=lambda w: SQL),
     Row("POST", f"{API}/projects/{{project}}/sql", expect(200, read_token=403, **HIDDEN),
         body=lambda w, c: SQL),
+    Row("GET", f"{API}/me/start_websocket_session", expect(200, **UNRESTRICTED)),
+    Row("GET", f"{API}/projects/{{project}}/datasets/{{dataset}}/start_websocket_session",
+        expect(200, **HIDDEN), params=_dataset),
+    Row("GET", f"{API}/users/{{owner}}/projects/{{project}}/datasets/{{dataset}}/"
+        "start_websocket_session", expect(200, **HIDDEN), params=_dataset),
+    # the Engine.IO handshake is open to all: the `authenticate` emit carries the credential
+    Row("GET", SOCKET, public(200), query=lambda w: {"EIO": "3", "transport": "polling"}),
 )
 
 
@@ -46,7 +64,8 @@ def world(server: LiveServer) -> Iterator[World]:
 
 
 def _call(world: World, row: Row, caller: str) -> httpx.Response:
-    params: dict[str, Any] = {**world.defaults(), "owner": world.owner.id}
+    params: dict[str, Any] = {**world.defaults(), "owner": world.owner.id,
+                              **(row.params(world) if row.params else {})}
     token = world.tokens[caller]
     query = {**(row.query(world) if row.query else {}), **({"token": token} if token else {})}
     body = row.body(world, caller) if row.body else None

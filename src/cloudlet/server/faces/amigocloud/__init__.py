@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cloudlet.server.faces.amigocloud import sockets, wsessions
 from cloudlet.server.faces.amigocloud.routes import router
 from cloudlet.server.faces.app import ErrorWire, face_app
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
 ERRORS = ErrorWire(name="AmigoCloud", scheme="Token")
+SOCKET_PATH = "/v2_socket.io/socket.io"  # Engine.IO 3 long-polling (eio, sockets)
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -35,5 +37,8 @@ class _NoTrailingSlash:
 
 
 def create_face(services: Services) -> ASGIApp:
-    face = face_app(services, title="AmigoCloud face", routers=(router,), errors=ERRORS)
+    face = face_app(services, title="AmigoCloud face", routers=(router, wsessions.router),
+                    errors=ERRORS)
+    face.add_route(SOCKET_PATH, sockets.AmigoSockets(services).engine.endpoint,
+                   methods=["GET", "POST"])
     return _NoTrailingSlash(face)
