@@ -11,6 +11,8 @@ empty feature list, on which the client's worker would crash.
 
 from __future__ import annotations
 
+import ssl
+from functools import cache
 from typing import Any
 
 import httpx
@@ -74,11 +76,18 @@ def upstream_params(request: Request, kind: str) -> dict[str, str]:
     return params
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every forwarded request (building one costs ~80 ms)."""
+    return httpx.create_ssl_context()
+
+
 async def forward(settings: Settings, params: dict[str, str]) -> dict[str, Any]:
     """The geocoder's GeoJSON FeatureCollection, or GeocoderFailed with what went wrong."""
     assert settings.geocoder_url is not None
     try:
-        async with httpx.AsyncClient(timeout=settings.geocoder_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.geocoder_timeout,
+                                     verify=_tls()) as client:
             answer = await client.get(settings.geocoder_url, params=params,
                                       headers={"User-Agent": USER_AGENT,
                                                "Accept": "application/json"})
