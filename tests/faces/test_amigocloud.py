@@ -400,3 +400,38 @@ def test_the_owner_in_the_path_must_own_the_project(server: LiveServer, user: Te
     assert seen["own"]["owner_id"] == user.id and seen["own"]["created_on"].endswith("Z")
     for key in ("project", "datasets", "sql", "chunk", "project_url"):
         assert seen[key][0] == 404 and f"user {other_user.id}" in seen[key][1], key
+
+
+def test_written_here_read_there_and_back(server: LiveServer, user: TestUser, tmp_path) -> None:
+    """SDK writes read through the face; face writes (a project, SQL, an upload) read through
+    the native API and the SDK — one store."""
+    with Client(server.url, token=user.token, env=False, profile=False) as sdk:
+        project = sdk.projects.create("both ways")["id"]
+    made = address_dataset(server, user, project, ["1 Main St", "2 Main St"], name="natively")
+    csv = tmp_path / "from_face.csv"
+    csv.write_text("label\nx\ny\nz\n")
+    seen = run(server, user.api_token(name="both"), f"""
+    ac = AmigoCloud(token=TOKEN, base_url=BASE, use_websockets=False)
+    project = ac.get('/projects/{project}')
+    datasets = list(ac.get_cursor(project['datasets']))
+    rows = ac.get(project['sql'], {{'query': 'SELECT address FROM dataset_{made["id"]} '
+                                             'ORDER BY address'}})['data']
+    ac.post(project['sql'], {{'query': "UPDATE dataset_{made['id']} SET address = 'moved' "
+                                       "WHERE address = '1 Main St'"}})
+    created = ac.post('me/projects', {{'name': 'from the face', 'description': 'amigo'}})
+    upload = ac.upload_datafile(ac._user_id, {project}, os.environ['CSV'])
+    print(json.dumps({{"datasets": [d['name'] for d in datasets], "rows": rows,
+                      "created": created['id'], "upload": upload['datasets'][0]['id']}}))
+    """, CSV=str(csv))
+    assert seen["datasets"] == ["natively"]
+    assert seen["rows"] == [{"address": "1 Main St"}, {"address": "2 Main St"}]
+    with Client(server.url, token=user.token, env=False, profile=False) as sdk:
+        assert sdk.projects.get(seen["created"])["description"] == "amigo"
+        addresses = [r["address"] for r in sdk.sql(
+            project, f"SELECT address FROM dataset_{made['id']} ORDER BY address")]
+        assert addresses == ["2 Main St", "moved"]
+        uploaded = sdk.datasets.get(project, seen["upload"])
+        assert uploaded["name"] == "from_face" and uploaded["feature_count"] == 3
+    with user.client() as c:
+        listed = c.get(f"/projects/{project}/datasets").json()["results"]
+        assert sorted(d["name"] for d in listed) == ["from_face", "natively"]
