@@ -1,5 +1,5 @@
 """The AmigoCloud face against a live server, through the original `amigocloud` 1.2.5 package
-in its own venv (`use_websockets=False`: the Socket.IO endpoint is not built yet). Projects
+in its own venv (`use_websockets=False`: the socket is test_amigocloud_sockets.py's). Projects
 made here are the native API's, and the other way round."""
 
 from __future__ import annotations
