@@ -13,12 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cloudlet.server.faces.amigocloud import sockets, wsessions
 from cloudlet.server.faces.amigocloud.routes import router
-from cloudlet.server.faces.app import face_app
-from cloudlet.server.faces.rinocloud import wire
+from cloudlet.server.faces.app import ErrorWire, face_app
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
 SOCKET_PATH = "/v2_socket.io/socket.io"  # Engine.IO 3 long-polling (eio, sockets)
+ERRORS = ErrorWire(name="AmigoCloud", scheme="Token")
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -38,7 +38,7 @@ class _NoTrailingSlash:
 
 def create_face(services: Services) -> ASGIApp:
     face = face_app(services, title="AmigoCloud face", routers=(router, wsessions.router),
-                    errors=wire.ERRORS)
+                    errors=ERRORS)
     face.add_route(SOCKET_PATH, sockets.AmigoSockets(services).engine.endpoint,
                    methods=["GET", "POST"])
     return _NoTrailingSlash(face)
