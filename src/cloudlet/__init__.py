@@ -36,6 +36,7 @@ from cloudlet.client import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    SpoolInUse,
     SqlCursor,
     Stream,
     SubscriptionRefused,
@@ -45,6 +46,8 @@ from cloudlet.client import (
     TransportError,
     Unauthorized,
     ValidationError,
+    WriteFailed,
+    Writer,
 )
 from cloudlet.gid import DeviceSlug, GidError, ProjectSlug, StreamSlug, VariableSlug
 
@@ -81,6 +84,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SpoolInUse",
     "SqlCursor",
     "Stream",
     "StreamSlug",
@@ -92,5 +96,7 @@ __all__ = [
     "Unauthorized",
     "ValidationError",
     "VariableSlug",
+    "WriteFailed",
+    "Writer",
     "__version__",
 ]

@@ -38,6 +38,7 @@ PUBLIC = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SpoolInUse",
     "SqlCursor",
     "Stream",
     "StreamSlug",
@@ -49,6 +50,8 @@ PUBLIC = [
     "Unauthorized",
     "ValidationError",
     "VariableSlug",
+    "WriteFailed",
+    "Writer",
     "__version__",
 ]
 

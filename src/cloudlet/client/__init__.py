@@ -22,10 +22,12 @@ from cloudlet.client.errors import (
     PayloadTooLarge,
     RateLimited,
     ServerError,
+    SpoolInUse,
     Timeout,
     TransportError,
     Unauthorized,
     ValidationError,
+    WriteFailed,
 )
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
@@ -35,6 +37,7 @@ from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
 from cloudlet.client.sync_client import Client
+from cloudlet.client.writer import Writer
 
 __all__ = [
     "APIError",
@@ -71,6 +74,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SpoolInUse",
     "SqlCursor",
     "Stream",
     "SubscriptionRefused",
@@ -80,5 +84,7 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "WriteFailed",
+    "Writer",
     "config_dir",
 ]

@@ -100,6 +100,7 @@ class PointQueue(ABC):
     def appended_through(self) -> int:
         """The sequence number of the last row queued."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release what the queue holds open."""
 
@@ -135,6 +136,9 @@ class MemoryQueue(PointQueue):
         return []
 
     def settle(self, batch: Batch) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
     @property
