@@ -18,7 +18,6 @@ when the process dies, even by SIGKILL) allows one live writer per directory.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -206,7 +205,10 @@ class Spool(PointQueue):
 
 
 def _lock(path: Path) -> IO[str]:
-    """Hold an exclusive lock on `path` for as long as the file stays open."""
+    """Hold an exclusive lock on `path` for as long as the file stays open (POSIX `flock`;
+    imported here so that `import cloudlet` works where there is none)."""
+    import fcntl
+
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open while in use
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
