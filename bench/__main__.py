@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import datasets, events, files, sql, timeseries
+from bench import datasets, events, files, sql, timeseries, writer
 
 BENCHES = {"events": events.main, "timeseries": timeseries.main, "files": files.main,
-           "datasets": datasets.main, "sql": sql.main}
+           "datasets": datasets.main, "sql": sql.main, "writer": writer.main}
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from cloudlet.client import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    SpoolInUse,
     SqlCursor,
     Stream,
     StreamData,
@@ -51,6 +52,8 @@ from cloudlet.client import (
     TransportError,
     Unauthorized,
     ValidationError,
+    WriteFailed,
+    Writer,
 )
 from cloudlet.gid import DeviceSlug, GidError, ProjectSlug, StreamSlug, VariableSlug
 
@@ -91,6 +94,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SpoolInUse",
     "SqlCursor",
     "Stream",
     "StreamData",
@@ -104,5 +108,7 @@ __all__ = [
     "Unauthorized",
     "ValidationError",
     "VariableSlug",
+    "WriteFailed",
+    "Writer",
     "__version__",
 ]

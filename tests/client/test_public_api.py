@@ -42,6 +42,7 @@ PUBLIC = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SpoolInUse",
     "SqlCursor",
     "Stream",
     "StreamData",
@@ -55,6 +56,8 @@ PUBLIC = [
     "Unauthorized",
     "ValidationError",
     "VariableSlug",
+    "WriteFailed",
+    "Writer",
     "__version__",
 ]
 

@@ -88,11 +88,11 @@ def base_env(data_dir: Path, database_url: str | None, extra: dict[str, str]) ->
 
 def start_server(
     database_url: str | None = None, extra_env: dict[str, str] | None = None,
-    data_dir: Path | None = None,
+    data_dir: Path | None = None, port: int | None = None,
 ) -> LiveServer:
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="cloudlet-test-"))
     (data_dir / "home").mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     env = base_env(data_dir, database_url, extra_env or {})
     log_path = data_dir / "server.log"
     with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
@@ -120,8 +120,20 @@ def start_server(
     banner = server.log()
     found = {k: re.search(rf"^\s+{k}:\s+(\S+)", banner, re.M) for k in ("username", "password",
                                                                          "token")}
-    if all(found.values()):
+    if all(found.values()):  # printed on the first start only
         server.admin_username = found["username"].group(1)  # type: ignore[union-attr]
         server.admin_password = found["password"].group(1)  # type: ignore[union-attr]
         server.admin_token = found["token"].group(1)  # type: ignore[union-attr]
     return server
+
+
+def restart_server(server: LiveServer) -> LiveServer:
+    """The same server again (same port, data dir, database and settings) after `stop()`;
+    the admin credentials carry over from the first start."""
+    server.stop()
+    port = int(server.url.rsplit(":", 1)[1])
+    again = start_server(server.env.get("CLOUDLET_DATABASE_URL"), server.env, server.data_dir,
+                         port)
+    again.admin_username, again.admin_password = server.admin_username, server.admin_password
+    again.admin_token = server.admin_token
+    return again

@@ -22,10 +22,12 @@ from cloudlet.client.errors import (
     PayloadTooLarge,
     RateLimited,
     ServerError,
+    SpoolInUse,
     Timeout,
     TransportError,
     Unauthorized,
     ValidationError,
+    WriteFailed,
 )
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
@@ -39,6 +41,7 @@ from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
 from cloudlet.client.stream_data import StreamData
 from cloudlet.client.sync_client import Client
+from cloudlet.client.writer import Writer
 
 __all__ = [
     "APIError",
@@ -79,6 +82,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "SpoolInUse",
     "SqlCursor",
     "Stream",
     "StreamData",
@@ -90,5 +94,7 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "WriteFailed",
+    "Writer",
     "config_dir",
 ]

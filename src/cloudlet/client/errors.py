@@ -2,20 +2,22 @@
 
     CloudletError                 status_code, detail, response (None when there was no answer)
     ├── ConfigError               no server URL, an unknown profile, an unreadable config file
+    │   └── SpoolInUse            another live writer holds this spool_dir
     ├── TransportError            no usable answer from the server
     │   ├── ConnectionFailed      could not connect, or the connection dropped
     │   └── Timeout               connect, read, write or pool timeout
-    └── APIError                  the server answered with an error status
-        ├── ClientError           any 4xx without a class of its own
-        │   ├── BadRequest        400
-        │   ├── Unauthorized      401: no, expired or revoked credentials
-        │   ├── Forbidden         403
-        │   ├── NotFound          404
-        │   ├── Conflict          409
-        │   ├── PayloadTooLarge   413
-        │   ├── ValidationError   422, with `errors`: [{field, message}]
-        │   └── RateLimited       429, with `retry_after`
-        └── ServerError           5xx
+    ├── APIError                  the server answered with an error status
+    │   ├── ClientError           any 4xx without a class of its own
+    │   │   ├── BadRequest        400
+    │   │   ├── Unauthorized      401: no, expired or revoked credentials
+    │   │   ├── Forbidden         403
+    │   │   ├── NotFound          404
+    │   │   ├── Conflict          409
+    │   │   ├── PayloadTooLarge   413
+    │   │   ├── ValidationError   422, with `errors`: [{field, message}]
+    │   │   └── RateLimited       429, with `retry_after`
+    │   └── ServerError           5xx
+    └── WriteFailed               a Writer's batches were refused or given up, with `failures`
 
 `detail` is the server's problem+json `detail` (the human sentence); `retry_after` is the
 `Retry-After` header in seconds, on any APIError that carried one.
@@ -43,10 +45,12 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "ServerError",
+    "SpoolInUse",
     "Timeout",
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "WriteFailed",
     "error_for",
     "parse_retry_after",
 ]
@@ -67,6 +71,19 @@ class CloudletError(Exception):
 
 class ConfigError(CloudletError):
     """The client could not be configured: no URL, an unknown profile, a broken config file."""
+
+
+class SpoolInUse(ConfigError):
+    """Another live `Writer` (in this process or another) holds the `spool_dir`."""
+
+
+class WriteFailed(CloudletError):
+    """`Writer.flush()`, `close()` or `send()` found batches that did not reach the server;
+    `failures` lists `(batch, error)` pairs (the batch's points are in `batch.series()`)."""
+
+    def __init__(self, detail: str, failures: list[tuple[Any, CloudletError]]) -> None:
+        super().__init__(detail)
+        self.failures = failures
 
 
 class TransportError(CloudletError):

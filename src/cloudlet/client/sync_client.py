@@ -32,6 +32,7 @@ from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
 from cloudlet.client.sql import SqlCursor, first_post, sql_request
 from cloudlet.client.timeseries import Devices, points_request
+from cloudlet.client.writer import Writer
 
 __all__ = ["Client"]
 
@@ -129,6 +130,13 @@ class Client(ClientBase):
         total per unit, over project, device or stream gids in [start, end] (inclusive;
         None leaves a bound open)."""
         return self.post("/reports/sum", report_body(sources, start, end))
+
+    def writer(self, project: ProjectRef, **options: Any) -> Writer:
+        """A `Writer` that batches points to `project` in a background thread, retrying until
+        the server has them; `spool_dir=` keeps them on disk until then. Options: `device`,
+        `batch_size`, `flush_interval`, `spool_dir`, `on_success`, `on_error`,
+        `max_retries`, `backoff`, `max_backoff`, `timeout` (see `cloudlet.Writer`)."""
+        return Writer(self, project, **options)
 
     # -- generic calls ----------------------------------------------------------------------
 
