@@ -215,6 +215,23 @@ def test_to_arrow_and_to_pandas(client: cloudlet.Client, data: Seeded) -> None:
     assert hourly["count"].tolist() == [60, 60, 60]
 
 
+def test_to_pandas_without_pyarrow_reads_json_pages(client: cloudlet.Client, data: Seeded,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyarrow")
+    pd = pytest.importorskip("pandas")
+    query = client.query(data.project).device("yard").every("1h").agg("min")
+    with_arrow = query.to_pandas()
+    with monkeypatch.context() as hidden:
+        hidden.setitem(sys.modules, "pyarrow", None)
+        from_json = query.to_pandas()
+    assert list(from_json.columns) == list(with_arrow.columns)
+    assert from_json["stream"].tolist() == with_arrow["stream"].tolist()
+    pd.testing.assert_frame_equal(from_json.drop(columns="stream"),
+                                  with_arrow.drop(columns="stream"), check_dtype=False)
+    assert str(from_json["time"].dtype) == "datetime64[us, UTC]"
+    assert from_json["count"].tolist() == [60] * 6
+
+
 def test_missing_extras_name_the_extra(client: cloudlet.Client, monkeypatch: pytest.MonkeyPatch
                                        ) -> None:
     query = client.query().stream("s--0000-0001--0000-0000-0000-0001--5001")

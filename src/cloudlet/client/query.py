@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Self
@@ -123,7 +123,7 @@ class _Spec:
     limit: int | None = None
     page_size: int = PAGE_SIZE
     descending: bool = False
-    extra: tuple[tuple[str, Any], ...] = field(default=())
+    extra: tuple[tuple[str, Any], ...] = ()
 
 
 class _QueryBuilder:
