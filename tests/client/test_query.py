@@ -399,3 +399,12 @@ def _importable(name: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_stream_data_ignores_the_clients_default_project(server: LiveServer, user: TestUser,
+                                                         data: Seeded) -> None:
+    with cloudlet.Client(server.url, user.token, project=999_999, profile=False) as scoped:
+        stream = StreamData(data.roof_temp, scoped)
+        assert len(stream.initialize_from_server(lastn=3)) == 3
+        with pytest.raises(cloudlet.NotFound):
+            scoped.query().stream(data.roof_temp).all()  # the default project is used here

@@ -135,7 +135,11 @@ class _QueryBuilder:
         return type(self)(self._client, dataclasses.replace(self._spec, **changes))
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.path} {self.params()}>"
+        try:
+            where = self.path
+        except ValueError:
+            where = "(no project)"
+        return f"<{type(self).__name__} {where} {self._spec}>"
 
     # -- scope ---------------------------------------------------------------------------
 
@@ -526,3 +530,8 @@ class AsyncQuery(_QueryBuilder):
 def new_query(client: Any, project: ProjectRef | None, kind: type[_QueryBuilder]) -> Any:
     scope = project if project is not None else client.connection.project
     return kind(client, _Spec(project=None if scope is None else str(scope)))
+
+
+def stream_query(client: Client, gid: str) -> Query:
+    """One stream's query on its own path, whatever project the client defaults to."""
+    return Query(client, _Spec()).stream(gid)
