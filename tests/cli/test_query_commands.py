@@ -171,3 +171,20 @@ def test_query_json_of_several_streams(as_user: Cli, data: Seeded) -> None:
     assert sorted((r["stream"], r["time"]) for r in rows) == sorted(
         (gid, t) for gid in (data.roof_temp, data.yard_hum) for t, _ in data.of(gid)[-2:])
     assert json.loads(ran.stdout)[0].keys() == {"stream", "time", "value", "output_value"}
+
+
+def test_query_follows_pages_past_the_largest_page(as_user: Cli, server: LiveServer,
+                                                    user: TestUser) -> None:
+    project = user.home_project["id"]
+    n = 23_456  # more than two of the server's largest JSON pages (10,000)
+    times = [T0_MS + i for i in range(n)]
+    with cloudlet.Client(server.url, user.token, profile=False) as client:
+        client.write_points(project, {"device": "fast", "series": {
+            "x": {"time": times, "value": [float(i) for i in range(n)]}}}, precision="ms")
+        gid = client.get(f"/projects/{project}/streams", {"device": "fast"})["results"][0]["gid"]
+    ran = as_user("query", str(project), "--stream", gid, "-f", "csv")
+    assert ran.code == 0, ran.stderr
+    values = [float(row["value"]) for row in csv.DictReader(io.StringIO(ran.stdout))]
+    assert values == [float(i) for i in range(n)]
+    newest = as_user("query", str(project), "--device", "fast", "--desc", "-f", "json").json()
+    assert [r["time"] for r in newest] == times[::-1]

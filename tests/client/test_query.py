@@ -7,6 +7,7 @@ import asyncio
 import io
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from statistics import fmean
 
 import pytest
@@ -214,6 +215,23 @@ def test_to_arrow_and_to_pandas(client: cloudlet.Client, data: Seeded) -> None:
     assert hourly["count"].tolist() == [60, 60, 60]
 
 
+def test_to_pandas_without_pyarrow_reads_json_pages(client: cloudlet.Client, data: Seeded,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyarrow")
+    pd = pytest.importorskip("pandas")
+    query = client.query(data.project).device("yard").every("1h").agg("min")
+    with_arrow = query.to_pandas()
+    with monkeypatch.context() as hidden:
+        hidden.setitem(sys.modules, "pyarrow", None)
+        from_json = query.to_pandas()
+    assert list(from_json.columns) == list(with_arrow.columns)
+    assert from_json["stream"].tolist() == with_arrow["stream"].tolist()
+    pd.testing.assert_frame_equal(from_json.drop(columns="stream"),
+                                  with_arrow.drop(columns="stream"), check_dtype=False)
+    assert str(from_json["time"].dtype) == "datetime64[us, UTC]"
+    assert from_json["count"].tolist() == [60] * 6
+
+
 def test_missing_extras_name_the_extra(client: cloudlet.Client, monkeypatch: pytest.MonkeyPatch
                                        ) -> None:
     query = client.query().stream("s--0000-0001--0000-0000-0000-0001--5001")
@@ -225,7 +243,8 @@ def test_missing_extras_name_the_extra(client: cloudlet.Client, monkeypatch: pyt
         query.to_pandas()
 
 
-def test_exports_stream_csv_and_parquet(client: cloudlet.Client, data: Seeded, tmp_path) -> None:
+def test_exports_stream_csv_and_parquet(client: cloudlet.Client, data: Seeded,
+                                        tmp_path: Path) -> None:
     query = client.query(data.project).stream(data.roof_temp)
     seen: list[int] = []
     path = tmp_path / "roof.csv"
@@ -343,7 +362,8 @@ def test_reports_and_queries_respect_read_rights(client: cloudlet.Client, data: 
             stranger.report_sum([data.roof_temp], T0_MS, T0_MS + HOUR_MS)
 
 
-def test_async_query_and_report(server: LiveServer, user: TestUser, data: Seeded) -> None:
+def test_async_query_and_report(server: LiveServer, user: TestUser, data: Seeded,
+                                tmp_path: Path) -> None:
     async def run() -> None:
         async with cloudlet.AsyncClient(server.url, user.token, profile=False) as client:
             query = client.query(data.project).stream(data.roof_temp)
@@ -357,6 +377,13 @@ def test_async_query_and_report(server: LiveServer, user: TestUser, data: Seeded
             assert [p.value for p in hourly] == [0.0, 30.0, 60.0]
             chunks = b"".join([c async for c in query.iter_bytes("csv")])
             assert chunks.count(b"\n") == N + 1
+            seen: list[int] = []
+            written = await query.export(tmp_path / "roof.ndjson", "ndjson", progress=seen.append)
+            assert written == (tmp_path / "roof.ndjson").stat().st_size == seen[-1]
+            with pytest.raises(cloudlet.NotFound):
+                await client.query().stream("s--0000-0999--0000-0000-0000-0999--5001").export(
+                    tmp_path / "none.csv")
+            assert not (tmp_path / "none.csv").exists()
             answer = await client.report_sum([data.roof_temp], T0_MS, T0_MS + HOUR_MS)
             assert answer["streams"][0]["count"] == 61
             if "pyarrow" in sys.modules or _importable("pyarrow"):
@@ -372,3 +399,12 @@ def _importable(name: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_stream_data_ignores_the_clients_default_project(server: LiveServer, user: TestUser,
+                                                         data: Seeded) -> None:
+    with cloudlet.Client(server.url, user.token, project=999_999, profile=False) as scoped:
+        stream = StreamData(data.roof_temp, scoped)
+        assert len(stream.initialize_from_server(lastn=3)) == 3
+        with pytest.raises(cloudlet.NotFound):
+            scoped.query().stream(data.roof_temp).all()  # the default project is used here

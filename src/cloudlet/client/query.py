@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Self
@@ -49,7 +49,7 @@ PAGE_SIZE = 10_000  # the server's maximum JSON page; fewer round trips
 CHUNK = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StreamPoint:
     """One point as read back: the stream's gid, its time (UTC datetime and integer epoch
     µs), the stored `value` and `output_value` (the stream's output unit applied). Rows of a
@@ -65,11 +65,9 @@ class StreamPoint:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StreamPoint:
-        micros = int(row["time"])
-        count = row.get("count")
+        micros = row["time"]  # the wire's types are exact: int µs, float values, int count
         return cls(row["stream"], EPOCH + timedelta(microseconds=micros), micros,
-                   float(row["value"]), float(row["output_value"]),
-                   None if count is None else int(count))
+                   row["value"], row["output_value"], row.get("count"))
 
     @property
     def timestamp_ms(self) -> int:
@@ -123,7 +121,7 @@ class _Spec:
     limit: int | None = None
     page_size: int = PAGE_SIZE
     descending: bool = False
-    extra: tuple[tuple[str, Any], ...] = field(default=())
+    extra: tuple[tuple[str, Any], ...] = ()
 
 
 class _QueryBuilder:
@@ -137,7 +135,11 @@ class _QueryBuilder:
         return type(self)(self._client, dataclasses.replace(self._spec, **changes))
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.path} {self.params()}>"
+        try:
+            where = self.path
+        except ValueError:
+            where = "(no project)"
+        return f"<{type(self).__name__} {where} {self._spec}>"
 
     # -- scope ---------------------------------------------------------------------------
 
@@ -337,6 +339,32 @@ def _frame_from_points(points: list[StreamPoint], downsampled: bool) -> Any:
     return pd.DataFrame(columns)
 
 
+class _Lines:
+    """NDJSON rows from chunks of bytes. The complete lines of a chunk are parsed with one
+    `json.loads` (as an array), which is much faster than a call per line."""
+
+    def __init__(self) -> None:
+        self._partial = b""
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        data = self._partial + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._partial = data
+            return []
+        self._partial = data[cut + 1:]
+        return _rows(data[:cut])
+
+    def rest(self) -> list[Any]:
+        rows, self._partial = _rows(self._partial), b""
+        return rows
+
+
+def _rows(block: bytes) -> list[Any]:
+    lines = [line for line in block.split(b"\n") if line.strip()]
+    return json.loads(b"[" + b",".join(lines) + b"]") if lines else []
+
+
 def _has_pyarrow() -> bool:
     try:
         import pyarrow  # noqa: F401
@@ -387,10 +415,12 @@ class Query(_QueryBuilder):
 
     def ndjson(self) -> Iterator[StreamPoint]:
         """The points from one streamed NDJSON answer: the way to read millions of them."""
-        with self._client.get(self.path, self.params("ndjson"), stream=True) as answer:
-            for line in answer.iter_lines():
-                if line.strip():
-                    yield StreamPoint.from_row(json.loads(line))
+        lines = _Lines()
+        for chunk in self.iter_bytes("ndjson"):
+            for row in lines.feed(chunk):
+                yield StreamPoint.from_row(row)
+        for row in lines.rest():
+            yield StreamPoint.from_row(row)
 
     def iter_bytes(self, format: ExportFormat = "csv") -> Iterator[bytes]:
         """The answer in a streamed format (`csv`, `ndjson`, `arrow`, `parquet`) as it
@@ -454,11 +484,12 @@ class AsyncQuery(_QueryBuilder):
         return int(answer["count"])
 
     async def ndjson(self) -> AsyncIterator[StreamPoint]:
-        answer = await self._client.get(self.path, self.params("ndjson"), stream=True)
-        async with answer:
-            async for line in answer.aiter_lines():
-                if line.strip():
-                    yield StreamPoint.from_row(json.loads(line))
+        lines = _Lines()
+        async for chunk in self.iter_bytes("ndjson"):
+            for row in lines.feed(chunk):
+                yield StreamPoint.from_row(row)
+        for row in lines.rest():
+            yield StreamPoint.from_row(row)
 
     async def iter_bytes(self, format: ExportFormat = "csv") -> AsyncIterator[bytes]:
         answer = await self._client.get(self.path, self.params(format), stream=True)
@@ -499,3 +530,8 @@ class AsyncQuery(_QueryBuilder):
 def new_query(client: Any, project: ProjectRef | None, kind: type[_QueryBuilder]) -> Any:
     scope = project if project is not None else client.connection.project
     return kind(client, _Spec(project=None if scope is None else str(scope)))
+
+
+def stream_query(client: Client, gid: str) -> Query:
+    """One stream's query on its own path, whatever project the client defaults to."""
+    return Query(client, _Spec()).stream(gid)

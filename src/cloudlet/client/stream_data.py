@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cloudlet.client.query import StreamPoint, TimeLike
+from cloudlet.client.query import StreamPoint, TimeLike, stream_query
 
 if TYPE_CHECKING:
     from cloudlet.client.sync_client import Client
@@ -40,7 +40,7 @@ class StreamData:
                                end: TimeLike | None = None) -> list[dict[str, Any]]:
         """Fetch the `lastn` latest points, or those in [start, end] (either may be left
         open), oldest first, following every page; they replace `self.data`."""
-        query = self.api.query().stream(self.stream_id)
+        query = stream_query(self.api, self.stream_id)
         if lastn is not None:
             query = query.last(lastn)
         if start is not None:
