@@ -1,6 +1,7 @@
 """The AmigoCloud face: what the original `amigocloud` 1.2.5 client sends, at
 `/amigocloud/api/v1/…` (`AmigoCloud(token=…, base_url="http://HOST:PORT/amigocloud")`),
-translated onto the accounts, projects, datasets and SQL services.
+translated onto the accounts, projects, datasets, imports, galleries, files (resumable
+uploads) and SQL services, and forwarded to a configured geocoder.
 
 An app of its own, mounted by `create_app`: out of the native OpenAPI, with `{"detail": …}`
 errors (the client only reads the status and the text). Paths work with or without a
