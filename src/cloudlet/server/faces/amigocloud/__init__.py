@@ -10,17 +10,16 @@ trailing slash: the face drops one before routing.
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
-from starlette.exceptions import HTTPException
+from fastapi import APIRouter, Depends
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cloudlet.server.core.errors import DomainError
 from cloudlet.server.faces.amigocloud import geocoder, uploads
 from cloudlet.server.faces.amigocloud.routes import check_owner, router
-from cloudlet.server.faces.rinocloud import wire
+from cloudlet.server.faces.app import ErrorWire, face_app
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
+ERRORS = ErrorWire(name="AmigoCloud", scheme="Token")
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -39,14 +38,9 @@ class _NoTrailingSlash:
 
 
 def create_face(services: Services) -> ASGIApp:
-    face = FastAPI(title="AmigoCloud face", openapi_url=None, docs_url=None, redoc_url=None)
-    face.state.services = services
-    face.state.settings = services.settings
-    owner = [Depends(check_owner)]  # `/users/{owner}/projects/{pid}/…` must name the owner
-    face.include_router(router, dependencies=owner)
-    face.include_router(uploads.router, dependencies=owner)
-    face.include_router(geocoder.router)
-    face.add_exception_handler(DomainError, wire.on_domain_error)
-    face.add_exception_handler(HTTPException, wire.on_http_error)
-    face.add_exception_handler(Exception, wire.on_unexpected)
+    owned = APIRouter(dependencies=[Depends(check_owner)])  # `/users/{owner}/…` is checked
+    owned.include_router(router)
+    owned.include_router(uploads.router)
+    face = face_app(services, title="AmigoCloud face", routers=(owned, geocoder.router),
+                    errors=ERRORS)
     return _NoTrailingSlash(face)
