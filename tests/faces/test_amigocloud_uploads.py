@@ -9,6 +9,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import httpx
+
 from cloudlet import Client
 from tests.faces.amigocloud_support import gallery_for, run
 from tests.support.accounts import TestUser
@@ -182,3 +184,14 @@ def test_gallery_uploads_through_upload_file(server: LiveServer, user: TestUser,
         records = list(galleries.records(project, gallery["id"]))
         assert [r["id"] for r in records] == [one["id"], many["id"]]
         assert galleries.content(project, gallery["id"], many["id"]) == data
+
+
+def test_a_chunk_needs_its_length(server: LiveServer, user: TestUser) -> None:
+    """A chunk is parsed whole, so one of unknown size (chunked transfer) is refused."""
+    token = user.api_token(name="amigo")
+    url = (f"{server.url}/amigocloud/api/v1/users/{user.id}/projects/"
+           f"{user.home_project['id']}/datasets/chunked_upload")
+    answer = httpx.post(url, params={"token": token}, content=iter([b"--x\r\n", b"..."]),
+                        headers={"content-type": "multipart/form-data; boundary=x",
+                                 "content-range": "bytes 0-2/3"})
+    assert answer.status_code == 400 and "Content-Length" in answer.json()["detail"]

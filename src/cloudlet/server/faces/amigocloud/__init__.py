@@ -1,6 +1,7 @@
 """The AmigoCloud face: what the original `amigocloud` 1.2.5 client sends, at
 `/amigocloud/api/v1/…` (`AmigoCloud(token=…, base_url="http://HOST:PORT/amigocloud")`),
-translated onto the accounts, projects, datasets and SQL services.
+translated onto the accounts, projects, datasets, imports, galleries, files (resumable
+uploads) and SQL services, and forwarded to a configured geocoder.
 
 An app of its own, mounted by `create_app`: out of the native OpenAPI, with `{"detail": …}`
 errors (the client only reads the status and the text). Paths work with or without a
@@ -9,7 +10,7 @@ trailing slash: the face drops one before routing.
 
 from __future__ import annotations
 
-from fastapi import Depends
+from fastapi import APIRouter, Depends
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cloudlet.server.faces.amigocloud import geocoder, sockets, uploads, wsessions
@@ -38,11 +39,11 @@ class _NoTrailingSlash:
 
 
 def create_face(services: Services) -> ASGIApp:
-    face = face_app(services, title="AmigoCloud face", routers=(geocoder.router,),
-                    errors=ERRORS)
-    owner = [Depends(check_owner)]  # `/users/{owner}/projects/{pid}/…` must name the owner
+    owned = APIRouter(dependencies=[Depends(check_owner)])  # `/users/{owner}/…` is checked
     for routes in (router, uploads.router, wsessions.router):
-        face.include_router(routes, dependencies=owner)
+        owned.include_router(routes)
+    face = face_app(services, title="AmigoCloud face", routers=(owned, geocoder.router),
+                    errors=ERRORS)
     face.add_route(SOCKET_PATH, sockets.AmigoSockets(services).engine.endpoint,
                    methods=["GET", "POST"])
     return _NoTrailingSlash(face)

@@ -14,6 +14,7 @@ metadata (the client flattens its `metadata` dict into the form / the JSON).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -44,16 +45,22 @@ def _json(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status, media_type="application/json")
 
 
+@dataclass(frozen=True)
 class Chunk:
-    """One chunk off the wire: its bytes, where it starts, the file's total, its session."""
+    """One chunk off the wire: its bytes, where it starts, the file's total, its session
+    (None on the first chunk, which opens one)."""
 
-    def __init__(self, data: bytes, start: int, total: int | None, upload_id: str | None):
-        self.data, self.start, self.total, self.upload_id = data, start, total, upload_id
+    data: bytes
+    start: int
+    total: int | None
+    upload_id: str | None
 
 
 async def read_chunk(request: Request, limit: int) -> Chunk:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + FORM_SLACK:
+    if not length.isdigit():  # the form is parsed whole: its size must be known first
+        raise Invalid("Send each chunk with a Content-Length.")
+    if int(length) > limit + FORM_SLACK:
         raise TooLarge(f"A chunk may hold at most {limit} bytes.", limit=limit)
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise Invalid("Send each chunk as multipart/form-data with a 'datafile' part.")
