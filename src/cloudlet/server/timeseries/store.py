@@ -28,6 +28,9 @@ from cloudlet.server.timeseries.codec import F64, I64
 
 CHUNK_POINTS = 10_000  # the compactor's target, and the largest chunk a write makes
 SMALL_CHUNK = CHUNK_POINTS // 4  # a chunk below this is worth merging with its neighbours
+# chunks are fetched a few at a time (a server-side cursor on PostgreSQL), so a long read
+# holds a few blobs, not the whole result
+_STREAMED = {"stream_results": True, "max_row_buffer": 8}
 
 
 @dataclass
@@ -167,7 +170,7 @@ class PointStore:
         rows = conn.exec_driver_sql(
             self._sql("SELECT t_min, t_max, data FROM point_chunks WHERE stream_id = ? "
                       "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id"),
-            (stream_id, lo, hi))
+            (stream_id, lo, hi), execution_options=_STREAMED)
         pending: tuple[I64, F64] | None = None  # the previous chunk, waiting for its head
         prev_max = None
         overlapping: list[tuple[I64, F64]] = []

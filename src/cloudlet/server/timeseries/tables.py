@@ -94,6 +94,7 @@ point_chunks = Table(
     Column("n", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
     Index("ix_point_chunks_stream_id_t_max", "stream_id", "t_max"),
+    Index("ix_point_chunks_stream_id_t_min", "stream_id", "t_min"),  # the read order
 )
 
 point_head = Table(
