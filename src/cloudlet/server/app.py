@@ -32,6 +32,7 @@ from cloudlet.server.settings import Settings
 from cloudlet.server.sql.routes import router as sql_router
 from cloudlet.server.timeseries import debug as timeseries_debug
 from cloudlet.server.timeseries.ingest_routes import router as ingest_router
+from cloudlet.server.timeseries.query_routes import router as query_router
 from cloudlet.server.timeseries.routes import router as timeseries_router
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(events_router)
     router.include_router(timeseries_router)
     router.include_router(ingest_router)
+    router.include_router(query_router)
     router.include_router(files_router)
     router.include_router(file_transfers_router)
     router.include_router(datasets_router)
