@@ -241,7 +241,8 @@ def read_arrow(client: httpx.Client, url: str, params: dict[str, str], got: Fetc
     with client.stream("GET", url, params={**params, "format": "arrow"}) as answer:
         _check(answer)
         began = time.perf_counter()
-        for batch in ipc.open_stream(_BodyFile(answer.iter_bytes(), got)):
+        body = io.BufferedReader(_BodyFile(answer.iter_bytes(), got), 1 << 20)
+        for batch in ipc.open_stream(body):  # type: ignore[arg-type]
             got.points += batch.num_rows
         got.parse += time.perf_counter() - began  # includes waiting on the body
 
