@@ -127,7 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
                        exempt=WRITE_PATHS)
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)
-    app.add_middleware(FirstParamWins)
+    app.add_middleware(FirstParamWins, repeatable=(  # the query API's scope lists
+        re.compile(rf"^{API}/projects/[^/]+/points$"), frozenset({"stream", "device", "series"})))
     return app
 
 

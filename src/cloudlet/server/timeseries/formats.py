@@ -34,11 +34,11 @@ BINARY = ("arrow", "parquet")
 COLUMNS = ("stream", "timestamp", "time", "value", "output_value")
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
-_DIGITS3 = np.frombuffer("".join(f"{i:03d}" for i in range(1000)).encode(), np.uint8
-                         ).reshape(1000, 3)
-_CLOCK = np.frombuffer("".join(f"{h:02d}:{m:02d}:{s:02d}" for h in range(24)
-                               for m in range(60) for s in range(60)).encode(), np.uint8
-                       ).reshape(86400, 8)
+_DIGITS = {k: np.array([f"{i:0{k}d}".encode() for i in range(10**k)], f"S{k}")
+           for k in (1, 2, 3, 4)}
+_DIGITS3, _DIGITS4 = _DIGITS[3], _DIGITS[4]
+_CLOCK = np.array([f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60)
+                   for s in range(60)], "S8")
 
 
 def pick(format: str | None, accept: str | None) -> str:
@@ -82,21 +82,77 @@ def _dates(days: I64) -> list[bytes]:
             zip(year.tolist(), month.tolist(), day.tolist(), strict=True)]
 
 
+class _Fixed:
+    """Rows of fixed-width text built field by field: a numpy structured array of byte
+    strings, so each field is one strided copy (much faster than uint8 columns)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.fields: list[tuple[int, Any]] = []  # (width, array of S<width> or bytes)
+
+    def add(self, values: Any, width: int) -> None:
+        self.fields.append((width, values))
+
+    def iso(self, ts: I64) -> None:
+        """`2026-01-02T03:04:05.123456` (26 bytes)."""
+        secs, micros = np.divmod(ts, 1_000_000)
+        days, clock = np.divmod(secs, 86400)
+        unique, where = np.unique(days, return_inverse=True)
+        self.add(np.array(_dates(unique), "S11")[where.ravel()], 11)
+        self.add(_CLOCK[clock], 8)
+        self.add(b".", 1)
+        self.add(_DIGITS3[micros // 1000], 3)
+        self.add(_DIGITS3[micros % 1000], 3)
+
+    def digits(self, values: I64, width: int) -> None:
+        """Non-negative integers of exactly `width` digits."""
+        groups = []
+        while width > 0:
+            values, low = np.divmod(values, 10_000)
+            step = min(4, width)
+            groups.append((_DIGITS4[low] if step == 4 else _DIGITS[step][low], step))
+            width -= step
+        for group, step in reversed(groups):
+            self.add(group, step)
+
+    def rows(self) -> list[bytes]:
+        offsets = np.cumsum([0] + [w for w, _ in self.fields]).tolist()
+        dtype = np.dtype({"names": [f"f{i}" for i in range(len(self.fields))],
+                          "formats": [f"S{w}" for w, _ in self.fields],
+                          "offsets": offsets[:-1], "itemsize": offsets[-1]})
+        text = np.empty(self.n, dtype)
+        for i, (_, values) in enumerate(self.fields):
+            text[f"f{i}"] = values
+        return text.view(f"S{offsets[-1]}").tolist()
+
+
 def iso(ts: I64, tail: bytes = b"Z") -> list[bytes]:
     """`2026-01-02T03:04:05.123456Z` (then `tail`'s other bytes) for each µs timestamp."""
-    secs, micros = np.divmod(ts, 1_000_000)
-    days, clock = np.divmod(secs, 86400)
-    unique, where = np.unique(days, return_inverse=True)
-    dates = np.frombuffer(b"".join(_dates(unique)), np.uint8).reshape(len(unique), 11)
-    width = 26 + len(tail)
-    text = np.empty((len(ts), width), np.uint8)
-    text[:, 0:11] = dates[where.ravel()]
-    text[:, 11:19] = _CLOCK[clock]
-    text[:, 19] = ord(".")
-    text[:, 20:23] = _DIGITS3[micros // 1000]
-    text[:, 23:26] = _DIGITS3[micros % 1000]
-    text[:, 26:] = np.frombuffer(tail, np.uint8)
-    return text.view(f"S{width}").ravel().tolist()
+    fixed = _Fixed(len(ts))
+    fixed.iso(ts)
+    fixed.add(tail, len(tail))
+    return fixed.rows()
+
+
+def _lead(block: Block, heads: list[bytes], middle: bytes, tail: bytes) -> list[list[bytes]]:
+    """Columns of each row's start: its stream's head, the ISO timestamp, `middle`, the
+    epoch µs, `tail`. Built as one fixed-width text per row when the heads have one length
+    and the times one number of digits (the usual case); as separate pieces otherwise."""
+    ts = block.ts
+    sizes = {len(h) for h in heads}
+    lo, hi = int(ts.min()), int(ts.max())
+    width = len(str(hi))
+    if len(sizes) != 1 or lo < 10 ** (width - 1):
+        return [_heads(block, heads), iso(ts, middle), _pieces(ts, tail)]
+    size = sizes.pop()
+    fixed = _Fixed(len(ts))
+    fixed.add(heads[0] if len(heads) == 1 else np.array(heads, f"S{size}")[block.stream],
+              size)
+    fixed.iso(ts)
+    fixed.add(middle, len(middle))
+    fixed.digits(ts, width)
+    fixed.add(tail, len(tail))
+    return [fixed.rows()]
 
 
 def _pieces(column: Any, suffix: bytes) -> list[bytes]:
@@ -127,8 +183,8 @@ def json_rows(block: Block, gids: list[str], end: bytes) -> bytes:
     if not n:
         return b""
     heads = [b'{"stream":"' + g.encode() + b'","timestamp":"' for g in gids]
-    columns = [_heads(block, heads), iso(block.ts, b'Z","time":'),
-               _pieces(block.ts, b',"value":'), _pieces(block.value, b',"output_value":')]
+    columns = [*_lead(block, heads, b'Z","time":', b',"value":'),
+               _pieces(block.value, b',"output_value":')]
     if block.count is None:
         columns.append(_pieces(block.output_value, b"}" + end))
     else:
@@ -145,8 +201,8 @@ def csv_rows(block: Block, gids: list[str]) -> bytes:
     n = len(block)
     if not n:
         return b""
-    columns = [_heads(block, [g.encode() + b"," for g in gids]), iso(block.ts, b"Z,"),
-               _pieces(block.ts, b","), _pieces(block.value, b",")]
+    columns = [*_lead(block, [g.encode() + b"," for g in gids], b"Z,", b","),
+               _pieces(block.value, b",")]
     if block.count is None:
         columns.append(_pieces(block.output_value, b"\n"))
     else:

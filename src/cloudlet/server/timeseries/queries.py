@@ -242,8 +242,15 @@ class QueryService:
         def run() -> Iterator[Block]:
             with self.db.read() as conn:
                 reader = _Reader(self.store, conn, query, found)
-                lo, hi = reader.bounds()
-                yield from reader.stream(lo, hi)
+                lo, hi = reader.bounds(cut=False)
+                left = query.limit
+                for block in reader.stream(lo, hi):
+                    if left is not None and len(block) >= left:
+                        yield _slice(block, slice(0, left))
+                        return
+                    if left is not None:
+                        left -= len(block)
+                    yield block
 
         return QueryResult(found, run(), query.every is not None)
 
@@ -291,6 +298,12 @@ def _slice(block: Block, part: slice) -> Block:
     return block.part(part)
 
 
+def _split(block: Block) -> Iterator[Block]:
+    """A block in pieces of at most BLOCK_POINTS rows (what the encoders take at once)."""
+    for start in range(0, len(block), BLOCK_POINTS):
+        yield _slice(block, slice(start, start + BLOCK_POINTS))
+
+
 def _concat(blocks: list[Block]) -> Block:
     if not blocks:
         return Block(np.empty(0, np.int32), *_empty(), np.empty(0, np.float64))
@@ -327,10 +340,11 @@ class _Reader:
         sid = self.ids[index]
         t_lo = lo[0] if sid >= lo[1] else lo[0] + 1
         t_hi = hi[0] if sid <= hi[1] else hi[0] - 1
-        if self.query.start is not None:
-            t_lo = max(t_lo, self.query.start)
-        if self.query.end is not None:
-            t_hi = min(t_hi, self.query.end)
+        q = self.query
+        if q.start is not None:  # a bucket is in when it holds points from start on
+            t_lo = max(t_lo, q.start if q.every is None else q.start // q.every * q.every)
+        if q.end is not None:
+            t_hi = min(t_hi, q.end)
         floor = self.floor[index]
         if floor is not None:
             t_lo = max(t_lo, floor)
@@ -394,16 +408,15 @@ class _Reader:
 
     # key bounds of the result set (lastn, then limit in output order)
 
-    def bounds(self) -> tuple[Key, Key]:
-        """Sets each stream's lastn floor; the key range `limit` leaves."""
+    def bounds(self, cut: bool = True) -> tuple[Key, Key]:
+        """Sets each stream's lastn floor; the key range `limit` leaves (with `cut`:
+        streaming stops after `limit` rows instead, without holding them)."""
         lo, hi = MIN_KEY, MAX_KEY
         q = self.query
         if q.lastn is not None:
             for i in range(len(self.ids)):
-                newest = self._take_one(i, lo, hi, q.lastn, smallest=False)
-                if len(newest) == q.lastn:
-                    self.floor[i] = int(newest.ts[0])
-        if q.limit is not None:
+                self.floor[i] = self._nth_newest(i, q.lastn)
+        if q.limit is not None and cut:
             block = self.take(lo, hi, q.limit, smallest=not q.descending)
             if len(block) == q.limit:
                 if q.descending:
@@ -411,6 +424,16 @@ class _Reader:
                 else:
                     hi = _key(self, block, -1)
         return lo, hi
+
+    def _nth_newest(self, index: int, n: int) -> int | None:
+        """The time of the stream's n-th newest row (None: it has fewer), reading back a
+        piece at a time."""
+        have = 0
+        for piece in self.pieces(index, MIN_KEY, MAX_KEY, ascending=False):
+            if have + len(piece) >= n:
+                return int(piece.ts[n - have - 1])
+            have += len(piece)
+        return None
 
     def count(self, lo: Key, hi: Key) -> int:
         return sum(len(b) for i in range(len(self.ids)) for b in self.pieces(i, lo, hi))
@@ -444,8 +467,7 @@ class _Reader:
         sources = [self.pieces(i, lo, hi, ascending=ascending) for i in range(len(self.ids))]
         if len(sources) == 1:
             for block in sources[0]:
-                for a in range(0, len(block), BLOCK_POINTS):
-                    yield _slice(block, slice(a, a + BLOCK_POINTS))
+                yield from _split(block)
             return
         sign = 1 if ascending else -1
         pending: list[Block] = []
@@ -478,10 +500,10 @@ class _Reader:
             advance(i)
             pending.extend(out)
             if sum(len(b) for b in pending) >= BLOCK_POINTS or not heap:
-                yield self._merge(pending, ascending)
+                yield from _split(self._merge(pending, ascending))
                 pending = []
         if pending:
-            yield self._merge(pending, ascending)
+            yield from _split(self._merge(pending, ascending))
 
     def _merge(self, blocks: list[Block], ascending: bool) -> Block:
         block = _concat(blocks)

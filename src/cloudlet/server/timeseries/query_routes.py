@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -104,65 +105,64 @@ def _answer(request: Request, services: Services, caller: Principal, query: q.Qu
 
 
 def _points(request: Request, services: Services, caller: Principal, scope: dict[str, Any],
-            p: dict[str, Any]) -> Response:
-    fmt = formats.pick(p["format"], request.headers.get("accept"))
-    limit = _whole(p["limit"], "limit")
-    agg = p["agg"] or "mean"
-    every = None if p["every"] in (None, "") else duration(p["every"])
-    if every is None and p["agg"]:
+            p: PointParams) -> Response:
+    fmt = formats.pick(p.format, request.headers.get("accept"))
+    limit = _whole(p.limit, "limit")
+    every = None if p.every in (None, "") else duration(p.every)
+    if every is None and p.agg:
         raise Invalid("agg needs every (the bucket width), e.g. every=1h&agg=mean.",
                       field="agg")
     query = q.Query(
-        **scope, start=time_param(p["start"], p["precision"], "start"),
-        end=time_param(p["end"], p["precision"], "end"), lastn=_whole(p["lastn"], "lastn"),
-        limit=None if fmt == "json" else limit, descending=_order(p["order"]),
-        gt=_number(p["gt"], "gt"), gte=_number(p["gte"], "gte"), lt=_number(p["lt"], "lt"),
-        lte=_number(p["lte"], "lte"), eq=_number(p["eq"], "eq"), every=every, agg=agg)
+        **scope, start=time_param(p.start, p.precision, "start"),
+        end=time_param(p.end, p.precision, "end"), lastn=_whole(p.lastn, "lastn"),
+        limit=None if fmt == "json" else limit, descending=_order(p.order),
+        gt=_number(p.gt, "gt"), gte=_number(p.gte, "gte"), lt=_number(p.lt, "lt"),
+        lte=_number(p.lte, "lte"), eq=_number(p.eq, "eq"), every=every, agg=p.agg or "mean")
     page_size = min(limit or PAGE_SIZE, MAX_PAGE_SIZE)
-    return _answer(request, services, caller, query, page_size, fmt, p["cursor"] or None)
+    return _answer(request, services, caller, query, page_size, fmt, p.cursor or None)
 
 
-class _Params:
+@dataclass
+class PointParams:
     """The common query parameters, as FastAPI reads (and documents) them: text, checked
     by `_points`."""
 
-    def __init__(self, start: str | None = Query(None, description="Inclusive; ISO-8601 or "
-                                                 "epoch in `precision`"),
-                 end: str | None = Query(None, description="Inclusive"),
-                 precision: str | None = Query(None, description="s|ms|us|ns (default ms)"),
-                 lastn: str | None = Query(None, description="The N latest points per stream"),
-                 limit: str | None = Query(None, description="JSON: page size (default 1000, "
-                                           "max 10000); other formats: total cap"),
-                 order: str | None = Query(None, description="asc (default) or desc"),
-                 gt: str | None = None, gte: str | None = None, lt: str | None = None,
-                 lte: str | None = None, eq: str | None = None,
-                 every: str | None = Query(None, description="Bucket width: 30s, 1m, 1h, 1d"),
-                 agg: str | None = Query(None, description="mean|min|max|sum|count|first|last"),
-                 format: str | None = Query(None, description="json|ndjson|csv|arrow|parquet"),
-                 cursor: str | None = Query(None, description="From `next` / `previous`")
-                 ) -> None:
-        self.values = dict(locals())
-        self.values.pop("self")
+    start: str | None = Query(None, description="Inclusive; ISO-8601 or epoch in `precision`")
+    end: str | None = Query(None, description="Inclusive")
+    precision: str | None = Query(None, description="s|ms|us|ns (default ms)")
+    lastn: str | None = Query(None, description="The N latest points of each stream")
+    limit: str | None = Query(None, description="JSON: page size (default 1000, max 10000); "
+                              "other formats: total cap")
+    order: str | None = Query(None, description="asc (default) or desc")
+    gt: str | None = None
+    gte: str | None = None
+    lt: str | None = None
+    lte: str | None = None
+    eq: str | None = None
+    every: str | None = Query(None, description="Bucket width: 30s, 1m, 1h, 1d")
+    agg: str | None = Query(None, description="mean|min|max|sum|count|first|last")
+    format: str | None = Query(None, description="json|ndjson|csv|arrow|parquet")
+    cursor: str | None = Query(None, description="From `next` / `previous`")
 
 
 @router.get("/streams/{stream}/points")
 def stream_points(stream: str, request: Request, caller: Caller, services: Svc,
-                  params: Annotated[_Params, Depends()]) -> Response:
+                  params: Annotated[PointParams, Depends()]) -> Response:
     """One stream's points: filters, lastn, downsampling, in JSON pages or streamed as
     NDJSON, CSV, Arrow or Parquet (QUERY_WIRE.md)."""
-    return _points(request, services, caller, {"streams": (stream,)}, params.values)
+    return _points(request, services, caller, {"streams": (stream,)}, params)
 
 
 @router.get("/projects/{project}/points")
 def project_points(project: str, request: Request, caller: Caller, services: Svc,
-                   params: Annotated[_Params, Depends()],
+                   params: Annotated[PointParams, Depends()],
                    stream: Many = None, device: Many = None, series: Many = None
                    ) -> Response:
     """Points across a project's streams (all of them, or those the scope names), merged
     in time order."""
     return _points(request, services, caller, {
         "project": project, "streams": tuple(stream or ()), "devices": tuple(device or ()),
-        "series": tuple(series or ())}, params.values)
+        "series": tuple(series or ())}, params)
 
 
 # --- the accumulation report --------------------------------------------------------------
