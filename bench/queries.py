@@ -17,13 +17,14 @@ for all 1,000,000 (VmHWM reset through /proc/<pid>/clear_refs before each query 
 kernel allows it, and VmRSS sampled every 10 ms), which shows whether memory grows with the
 result.
 
-Then one stream of 10,000,000 points (BENCH_QUERY_BIG) is loaded the same way and downsampled:
+Then one stream of 10,000,000 points (BENCH_QUERY_BIG) is loaded the same way, read back
+whole once as NDJSON (the server's memory for 10× the result), and downsampled:
 `every=1h&agg=mean` (and `agg=max`) against InfluxDB's `SELECT mean(value) … GROUP BY
 time(1h)`; the first answer and the best of three are printed, with the load times.
 
 Knobs: BENCH_QUERY_POINTS (1000000), BENCH_QUERY_BIG (10000000; 0 skips the downsample part),
 BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS (json,ndjson,csv,arrow,parquet),
-BENCH_QUERY_REPEAT (best of 1), CLOUDLET_BENCH_POSTGRES_URL (default
+BENCH_QUERY_REPEAT (best of 3), CLOUDLET_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -53,7 +54,7 @@ POINTS = int(os.environ.get("BENCH_QUERY_POINTS", "1000000"))
 BIG = int(os.environ.get("BENCH_QUERY_BIG", "10000000"))
 SETUPS = os.environ.get("BENCH_QUERY_SETUPS", "influx,sqlite,postgres").split(",")
 FORMATS = os.environ.get("BENCH_QUERY_FORMATS", "json,ndjson,csv,arrow,parquet").split(",")
-REPEAT = int(os.environ.get("BENCH_QUERY_REPEAT", "1"))
+REPEAT = int(os.environ.get("BENCH_QUERY_REPEAT", "3"))
 SMALL = min(100_000, POINTS)
 T0 = 1_700_000_000  # seconds
 LOAD_BATCH = 100_000  # points per Cloudlet request
@@ -121,7 +122,7 @@ class Rss:
         return (self.peak - self.base) / 1024
 
     def text(self) -> str:
-        return f"+{self.grew:.0f}"
+        return f"{self.peak / 1024:.0f} (+{self.grew:.0f})"
 
 
 # --- readers: each returns how many points it parsed -------------------------------------
@@ -413,7 +414,7 @@ def _downsample(figures: Figures, target: str, agg: str, pid: int,
         figures.downsample.append(f"{target:<22}{agg:<6} error: {str(error)[:80]}")
         return
     figures.downsample.append(f"{target:<22}{agg:<6}{first:>10.3f}{best:>10.3f}"
-                              f"{rss.text():>12}")
+                              f"{rss.text():>14}")
 
 
 def bench_cloudlet(backend: str, figures: Figures) -> None:
@@ -447,6 +448,14 @@ def bench_cloudlet(backend: str, figures: Figures) -> None:
                                      f"{time.perf_counter() - began:.1f} s (columnar JSON)")
                 streams = client.get(f"{api}/projects/{project}/streams").json()["results"]
                 gid = next(s["gid"] for s in streams if s["device_key"] == "q10m")
+                with Rss(pid) as rss:
+                    got = Fetched()
+                    began = time.perf_counter()
+                    read_ndjson(client, f"{api}/streams/{gid}/points", {}, got)
+                    seconds = time.perf_counter() - began
+                figures.downsample.append(
+                    f"{target:<22}{'raw':<6}{seconds:>10.3f}{'':>10}{rss.text():>14}"
+                    f"  (all {got.points:,} points as NDJSON: {got.points / seconds:,.0f}/s)")
                 buckets = -(-BIG // 3600)
                 for agg in ("mean", "max"):
                     def down(agg: str = agg) -> None:
@@ -464,9 +473,9 @@ def bench_cloudlet(backend: str, figures: Figures) -> None:
 
 def report(figures: Figures) -> None:
     reference = next((r.rate for r in figures.rows if r.fmt == "influx" and r.rate), None)
-    small, whole = f"RSS +MiB {SMALL // 1000}k", f"{POINTS // 1000}k"
+    small, whole = f"RSS MiB {SMALL // 1000}k", f"{POINTS // 1000}k"
     print(f"{'target':<20}{'format':<9}{'points/s':>12}{'vs influx':>10}{'body MB':>9}"
-          f"{'parse s':>9}{small:>15}{whole:>7}  client parser")
+          f"{'parse s':>9}{small:>15}{whole:>12}  client parser")
     for r in figures.rows:
         if r.error:
             print(f"{r.target:<20}{r.fmt:<9}  error: {r.error}")
@@ -474,10 +483,10 @@ def report(figures: Figures) -> None:
         assert r.rate is not None
         ratio = f"{r.rate / reference:.2f}x" if reference else ""
         print(f"{r.target:<20}{r.fmt:<9}{r.rate:>12,.0f}{ratio:>10}{r.size / 1e6:>9.1f}"
-              f"{r.parse:>9.2f}{r.rss_small:>15}{r.rss_all:>7}  {PARSERS[r.fmt]}")
+              f"{r.parse:>9.2f}{r.rss_small:>15}{r.rss_all:>12}  {PARSERS[r.fmt]}")
     if figures.downsample:
         print(f"\ndownsample over {BIG:,} points, every 1h ({-(-BIG // 3600):,} buckets)")
-        print(f"{'target':<22}{'agg':<6}{'first s':>10}{'best s':>10}{'RSS +MiB':>12}")
+        print(f"{'target':<22}{'agg':<6}{'first s':>10}{'best s':>10}{'RSS MiB':>14}")
         for line in figures.downsample:
             print(line)
     print("\nloads: " + "; ".join(figures.loads), flush=True)
