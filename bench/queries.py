@@ -11,7 +11,8 @@ each body and parsing it as it arrives:
   `next`; orjson), NDJSON (orjson, a chunk of lines at a time), CSV (`pyarrow.csv` streaming
   reader), Arrow IPC (`pyarrow.ipc` stream reader) and Parquet (`pyarrow.parquet`, whole body).
 
-Prints points/s (and the ratio to InfluxDB), the body size, the client's own parse time, and
+Prints points/s (and the ratio to InfluxDB), the body size, the client's own parse time, the
+server's CPU seconds for the query (/proc/<pid>/stat: comparable when the machine is busy), and
 the server's peak resident memory above its resting level for the first 100,000 points and
 for all 1,000,000 (VmHWM reset through /proc/<pid>/clear_refs before each query where the
 kernel allows it, and VmRSS sampled every 10 ms), which shows whether memory grows with the
@@ -133,6 +134,7 @@ class Fetched:
     size: int = 0
     parse: float = 0.0  # seconds the client spent parsing
     seconds: float = 0.0
+    cpu: float = 0.0  # the server's CPU seconds
 
 
 class _BodyFile(io.RawIOBase):
@@ -270,22 +272,33 @@ PARSERS = {"influx": "orjson per chunk", "json": "orjson per page", "ndjson":
            "parquet": "pyarrow.parquet"}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(pid: int, expect: int, fetch: Callable[[Fetched], None]) -> tuple[Fetched, Rss]:
-    """The best of REPEAT runs of `fetch` (checked to parse `expect` points), and the
-    server's memory during the last."""
+    """The best of REPEAT runs of `fetch` (checked to parse `expect` points), with the
+    server's CPU time in that run, and its memory in the run that grew it most."""
     best: Fetched | None = None
+    worst: Rss | None = None
     for _ in range(REPEAT):
         got = Fetched()
+        cpu = cpu_seconds(pid)
         with Rss(pid) as rss:
             began = time.perf_counter()
             fetch(got)
             got.seconds = time.perf_counter() - began
+        got.cpu = cpu_seconds(pid) - cpu
         if got.points != expect:
             raise RuntimeError(f"parsed {got.points:,} points, expected {expect:,}")
         if best is None or got.seconds < best.seconds:
             best = got
-    assert best is not None
-    return best, rss
+        if worst is None or rss.grew > worst.grew:
+            worst = rss
+    assert best is not None and worst is not None
+    return best, worst
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -338,6 +351,7 @@ class Row:
     rate: float | None = None
     size: int = 0
     parse: float = 0.0
+    cpu: float = 0.0
     rss_small: str = ""
     rss_all: str = ""
     error: str = ""
@@ -358,7 +372,8 @@ def _row(target: str, fmt: str, pid: int, run: Callable[[int, Fetched], None]) -
     except Exception as error:  # a missing format is a row, not the end of the run
         row.error = str(error)[:90]
         return row
-    row.rate, row.size, row.parse = got.points / got.seconds, got.size, got.parse
+    row.rate, row.size, row.parse, row.cpu = (got.points / got.seconds, got.size, got.parse,
+                                              got.cpu)
     row.rss_small, row.rss_all = rss_small.text(), rss_all.text()
     return row
 
@@ -475,7 +490,7 @@ def report(figures: Figures) -> None:
     reference = next((r.rate for r in figures.rows if r.fmt == "influx" and r.rate), None)
     small, whole = f"RSS MiB {SMALL // 1000}k", f"{POINTS // 1000}k"
     print(f"{'target':<20}{'format':<9}{'points/s':>12}{'vs influx':>10}{'body MB':>9}"
-          f"{'parse s':>9}{small:>15}{whole:>12}  client parser")
+          f"{'parse s':>9}{'srv CPU s':>10}{small:>15}{whole:>12}  client parser")
     for r in figures.rows:
         if r.error:
             print(f"{r.target:<20}{r.fmt:<9}  error: {r.error}")
@@ -483,7 +498,7 @@ def report(figures: Figures) -> None:
         assert r.rate is not None
         ratio = f"{r.rate / reference:.2f}x" if reference else ""
         print(f"{r.target:<20}{r.fmt:<9}{r.rate:>12,.0f}{ratio:>10}{r.size / 1e6:>9.1f}"
-              f"{r.parse:>9.2f}{r.rss_small:>15}{r.rss_all:>12}  {PARSERS[r.fmt]}")
+              f"{r.parse:>9.2f}{r.cpu:>10.2f}{r.rss_small:>15}{r.rss_all:>12}  {PARSERS[r.fmt]}")
     if figures.downsample:
         print(f"\ndownsample over {BIG:,} points, every 1h ({-(-BIG // 3600):,} buckets)")
         print(f"{'target':<22}{'agg':<6}{'first s':>10}{'best s':>10}{'RSS MiB':>14}")
