@@ -127,7 +127,7 @@ class _Fixed:
 
 
 def iso(ts: I64, tail: bytes = b"Z") -> list[bytes]:
-    """`2026-01-02T03:04:05.123456Z` (then `tail`'s other bytes) for each µs timestamp."""
+    """`2026-01-02T03:04:05.123456` then `tail` (`Z…`) for each µs timestamp."""
     fixed = _Fixed(len(ts))
     fixed.iso(ts)
     fixed.add(tail, len(tail))

@@ -439,9 +439,25 @@ class _Reader:
         return sum(len(b) for i in range(len(self.ids)) for b in self.pieces(i, lo, hi))
 
     def take(self, lo: Key, hi: Key, n: int, *, smallest: bool) -> Block:
-        """The n smallest (or largest) rows by key in [lo, hi], ascending."""
-        parts = [got for i in range(len(self.ids))
-                 if len(got := self._take_one(i, lo, hi, n, smallest=smallest))]
+        """The n smallest (or largest) rows by key in [lo, hi], ascending. Once n rows are
+        in hand, the later streams are read only up to (or down to) the n-th time so far."""
+        parts: list[Block] = []
+        times: list[I64] = []
+        have = 0
+        for i in range(len(self.ids)):
+            got = self._take_one(i, lo, hi, n, smallest=smallest)
+            if not len(got):
+                continue
+            parts.append(got)
+            times.append(got.ts)
+            have += len(got)
+            if have >= n and i + 1 < len(self.ids):
+                every = np.concatenate(times)
+                if smallest:
+                    hi = min(hi, (int(np.partition(every, n - 1)[n - 1]), MAX_KEY[1]))
+                else:
+                    lo = max(lo, (int(np.partition(every, have - n)[have - n]), MIN_KEY[1]))
+                times = [every]
         block = _concat(parts)
         if len(parts) > 1:
             order = np.lexsort((np.asarray(self.ids)[block.stream], block.ts))
