@@ -1,15 +1,16 @@
 """`make bench`: every benchmark, each printing its figures beside a reference run.
-`BENCH_ONLY=events,timeseries` picks which (default: all)."""
+`BENCH_ONLY=events,timeseries,queries` picks which (default: all)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from bench import datasets, events, files, sql, timeseries, writer
+from bench import datasets, events, files, queries, sql, timeseries, writer
 
 BENCHES = {"events": events.main, "timeseries": timeseries.main, "files": files.main,
-           "datasets": datasets.main, "sql": sql.main, "writer": writer.main}
+           "datasets": datasets.main, "sql": sql.main, "queries": queries.main,
+           "writer": writer.main}
 
 
 def main() -> None:
