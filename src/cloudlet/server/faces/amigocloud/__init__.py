@@ -9,16 +9,14 @@ trailing slash: the face drops one before routing.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cloudlet.server.core.errors import DomainError
 from cloudlet.server.faces.amigocloud.routes import router
-from cloudlet.server.faces.rinocloud import wire
+from cloudlet.server.faces.app import ErrorWire, face_app
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
+ERRORS = ErrorWire(name="AmigoCloud", scheme="Token")
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -37,11 +35,5 @@ class _NoTrailingSlash:
 
 
 def create_face(services: Services) -> ASGIApp:
-    face = FastAPI(title="AmigoCloud face", openapi_url=None, docs_url=None, redoc_url=None)
-    face.state.services = services
-    face.state.settings = services.settings
-    face.include_router(router)
-    face.add_exception_handler(DomainError, wire.on_domain_error)
-    face.add_exception_handler(HTTPException, wire.on_http_error)
-    face.add_exception_handler(Exception, wire.on_unexpected)
+    face = face_app(services, title="AmigoCloud face", routers=(router,), errors=ERRORS)
     return _NoTrailingSlash(face)

@@ -1,7 +1,7 @@
 """The iobeam face: what the original `iobeam` 0.11.0 client sends, at `/iobeam/v1/…`
 (`ClientBuilder(...).setBackend("http://HOST:PORT/iobeam/v1/")`), translated onto the
-tokens, devices and ingest services. Exports (`iobeam.makeQuery`) are not served yet: they
-wait for the time-series query service.
+tokens, devices, ingest and query services; exports (`iobeam.makeQuery`) read through the
+time-series query service.
 
 It is an app of its own, mounted by `create_app`: it stays out of the native OpenAPI, and its
 errors are the `{"errors": [{"code", "message"}]}` JSON its client reads.
@@ -10,9 +10,8 @@ errors are the `{"errors": [{"code", "message"}]}` JSON its client reads.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError
+from cloudlet.server.faces.app import face_app
 from cloudlet.server.faces.iobeam import wire
 from cloudlet.server.faces.iobeam.routes import router
 from cloudlet.server.services import Services
@@ -23,11 +22,4 @@ __all__ = ["PREFIX", "create_face", "router"]
 
 
 def create_face(services: Services) -> FastAPI:
-    face = FastAPI(title="iobeam face", openapi_url=None, docs_url=None, redoc_url=None)
-    face.state.services = services
-    face.state.settings = services.settings
-    face.include_router(router)
-    face.add_exception_handler(DomainError, wire.on_domain_error)
-    face.add_exception_handler(HTTPException, wire.on_http_error)
-    face.add_exception_handler(Exception, wire.on_unexpected)
-    return face
+    return face_app(services, title="iobeam face", routers=(router,), errors=wire.ERRORS)

@@ -8,22 +8,16 @@ it), otherwise the HTTP status.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
-import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError, Invalid, Throttled, Unauthenticated
+from cloudlet.server.core.errors import Invalid, Unauthenticated
 from cloudlet.server.core.principal import Principal
+from cloudlet.server.faces.app import ErrorWire, json_object
 from cloudlet.server.http.auth import credential
 from cloudlet.server.services import Services
-
-log = logging.getLogger(__name__)
 
 DUPLICATE_DEVICE_ID = 150  # the client's request.ERROR_CODE_DUPLICATE_DEVICE_ID
 # Cloudlet's Conflict codes → iobeam's codes and statuses (any status but 201 and 403 works
@@ -48,13 +42,9 @@ async def read_object(request: Request) -> dict[str, Any]:
 
 
 def parse_object(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(body) if body.strip() else None
-    except orjson.JSONDecodeError as error:
-        raise Invalid(f"The request body is not valid JSON: {error}.") from None
-    if not isinstance(parsed, dict):
+    if not body.strip():
         raise Invalid("The request body must be a JSON object.")
-    return parsed
+    return json_object(body)
 
 
 def project_id(value: Any) -> int:
@@ -111,33 +101,11 @@ def millis(when: datetime) -> int:
 
 # --- errors ---------------------------------------------------------------------------------
 
-def error_body(status: int, message: str, code: int | None = None,
-               headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    error = {"code": code if code is not None else status, "message": message, **extra}
-    return JSONResponse({"errors": [error], "message": message}, status_code=status,
-                        headers=headers)
+def error_body(status: int, message: str, extra: dict[str, Any]) -> tuple[int, Any]:
+    """`{"errors": [{"code", "message"}], "message"}`; a Cloudlet `code` in CODES becomes
+    iobeam's code and status, any other is dropped (the code is then the status)."""
+    code, status = CODES.get(str(extra.pop("code", "")), (status, status))
+    return status, {"errors": [{"code": code, "message": message, **extra}], "message": message}
 
 
-async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    extra = dict(exc.extra)
-    code, status = CODES.get(str(extra.pop("code", "")), (None, exc.status))
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
-    if exc.status == 401:
-        headers = {"WWW-Authenticate": "Bearer"}
-    return error_body(status, exc.detail, code, headers, **extra)
-
-
-async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    if exc.status_code == 404 and message == "Not Found":
-        message = f"No such iobeam endpoint: {request.method} {request.url.path}"
-    if exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
-    return error_body(exc.status_code, message, headers=dict(exc.headers or {}))
-
-
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_body(500, "Internal server error; the server log has the details.")
+ERRORS = ErrorWire(name="iobeam", scheme="Bearer", body=error_body)

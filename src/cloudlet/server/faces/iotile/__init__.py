@@ -9,9 +9,8 @@ errors are the `{"detail": …}` JSON of Django REST Framework, which IOTile Clo
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError
+from cloudlet.server.faces.app import face_app
 from cloudlet.server.faces.iotile import wire
 from cloudlet.server.faces.iotile.data import router as data
 from cloudlet.server.faces.iotile.resources import router as resources
@@ -24,13 +23,5 @@ __all__ = ["PREFIX", "create_face"]
 
 
 def create_face(services: Services) -> FastAPI:
-    face = FastAPI(title="IOTile Cloud face", openapi_url=None, docs_url=None, redoc_url=None)
-    face.state.services = services
-    face.state.settings = services.settings
-    face.include_router(uploads)
-    face.include_router(data)
-    face.include_router(resources)
-    face.add_exception_handler(DomainError, wire.on_domain_error)
-    face.add_exception_handler(HTTPException, wire.on_http_error)
-    face.add_exception_handler(Exception, wire.on_unexpected)
-    return face
+    return face_app(services, title="IOTile Cloud face", routers=(uploads, data, resources),
+                    errors=wire.ERRORS)

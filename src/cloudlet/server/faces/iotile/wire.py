@@ -6,24 +6,20 @@ errors as DRF's `{"detail": …}`.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
-import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError, Invalid, Throttled, Unauthenticated
+from cloudlet.server.core.errors import Invalid, Unauthenticated
 from cloudlet.server.core.principal import Principal
+from cloudlet.server.faces.app import ErrorWire, json_object
 from cloudlet.server.http.auth import credential
 from cloudlet.server.http.pagination import absolute_url
 from cloudlet.server.services import Services
 from cloudlet.server.timeseries.batch import Problems, parse_iso
 
-log = logging.getLogger(__name__)
+ERRORS = ErrorWire(name="IOTile", scheme="JWT")
 
 
 def services_of(request: Request) -> Services:
@@ -43,15 +39,7 @@ def principal(request: Request) -> Principal:
 async def json_body(request: Request) -> dict[str, Any]:
     """The JSON object sent (`post({})` sends no body at all: that's `{}`)."""
     body = await request.body()
-    if not body.strip():
-        return {}
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise Invalid(f"The request body is not valid JSON: {error}.") from None
-    if not isinstance(parsed, dict):
-        raise Invalid("The request body must be a JSON object.")
-    return parsed
+    return json_object(body) if body.strip() else {}
 
 
 # --- pagination ---------------------------------------------------------------------------
@@ -115,34 +103,3 @@ def iso(ts: int | datetime | None) -> str | None:
         when = datetime.fromtimestamp(seconds, UTC).replace(microsecond=us)
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-
-# --- errors -------------------------------------------------------------------------------
-
-def error_body(status: int, detail: str, headers: dict[str, str] | None = None,
-               **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
-
-
-async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    headers = None
-    if isinstance(exc, Throttled):
-        headers = {"Retry-After": str(exc.retry_after)}
-    if exc.status == 401:
-        headers = {"WWW-Authenticate": "JWT"}
-    return error_body(exc.status, exc.detail, headers, **exc.extra)
-
-
-async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    if exc.status_code == 404 and detail == "Not Found":
-        detail = f"No such IOTile endpoint: {request.method} {request.url.path}"
-    if exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    return error_body(exc.status_code, detail, dict(exc.headers or {}))
-
-
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_body(500, "Internal server error; the server log has the details.")

@@ -9,9 +9,8 @@ errors are the `{"detail": …}` JSON its clients print, not problem+json.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError
+from cloudlet.server.faces.app import face_app
 from cloudlet.server.faces.rinocloud import wire
 from cloudlet.server.faces.rinocloud.routes import router
 from cloudlet.server.services import Services
@@ -22,11 +21,4 @@ __all__ = ["PREFIX", "create_face"]
 
 
 def create_face(services: Services) -> FastAPI:
-    face = FastAPI(title="RinoCloud face", openapi_url=None, docs_url=None, redoc_url=None)
-    face.state.services = services
-    face.state.settings = services.settings
-    face.include_router(router)
-    face.add_exception_handler(DomainError, wire.on_domain_error)
-    face.add_exception_handler(HTTPException, wire.on_http_error)
-    face.add_exception_handler(Exception, wire.on_unexpected)
-    return face
+    return face_app(services, title="RinoCloud face", routers=(router,), errors=wire.ERRORS)

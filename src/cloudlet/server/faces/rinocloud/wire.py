@@ -7,23 +7,20 @@ credentials (`Authorization: Token <key>`), typed field readers, and errors as t
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.errors import DomainError, Invalid, Throttled, Unauthenticated
+from cloudlet.server.core.errors import Invalid, Unauthenticated
 from cloudlet.server.core.principal import Principal
+from cloudlet.server.faces.app import ErrorWire, json_object
 from cloudlet.server.http.auth import credential
 from cloudlet.server.services import Services
 
-log = logging.getLogger(__name__)
+ERRORS = ErrorWire(name="RinoCloud", scheme="Token")
 Fields = dict[str, Any]
 
 
@@ -67,13 +64,7 @@ async def read_fields(request: Request) -> Fields:
             raise Invalid("The form body is not UTF-8.") from None
         return {**fields, **with_json_field(grouped(pairs))}
     if kind in ("application/json", "") or kind.endswith("+json"):
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError as error:
-            raise Invalid(f"The request body is not valid JSON: {error}.") from None
-        if not isinstance(parsed, dict):
-            raise Invalid("The request body must be a JSON object.")
-        return {**fields, **parsed}
+        return {**fields, **json_object(body)}
     raise Invalid(f"Send the fields as JSON or form-encoded, not {kind}.")
 
 
@@ -147,34 +138,3 @@ def json_value(value: Any, field: str) -> Any:
             raise Invalid(f"{field} must be JSON.", field=field) from None
     return value
 
-
-# --- errors -----------------------------------------------------------------------------------
-
-def error_body(status: int, detail: str, headers: dict[str, str] | None = None,
-               **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
-
-
-async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    headers = None
-    if isinstance(exc, Throttled):
-        headers = {"Retry-After": str(exc.retry_after)}
-    if exc.status == 401:
-        headers = {"WWW-Authenticate": "Token"}
-    return error_body(exc.status, exc.detail, headers, **exc.extra)
-
-
-async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    if exc.status_code == 404 and detail == "Not Found":
-        detail = f"No such RinoCloud endpoint: {request.method} {request.url.path}"
-    if exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    return error_body(exc.status_code, detail, dict(exc.headers or {}))
-
-
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_body(500, "Internal server error; the server log has the details.")
