@@ -16,7 +16,7 @@ $(VENV)/.installed-server: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[server,postgres,redis,geo,pandas,dev]'
+	$(PIP) install -e '.[server,postgres,redis,geo,pandas,arrow,dev]'
 	touch $@ $(VENV)/.installed-server
 
 run: $(VENV)/.installed-server

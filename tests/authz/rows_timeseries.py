@@ -28,6 +28,25 @@ def _stream(world: World) -> dict[str, Any]:
     return dict(made)
 
 
+def _event_file(world: World) -> dict[str, Any]:
+    """An event with a file on the world's stream (uploaded once, through the IOTile face)."""
+    made = getattr(world, "_ts_event", None)
+    if made is None:
+        stream = _stream(world)["stream"]
+        with world.owner_client() as c:
+            answer = c.post(f"{world.server.url}/iotile/api/v1/event/upload/",
+                            files={"file": ("e.txt", b"event", "text/plain")},
+                            data={"stream": stream, "timestamp": "2026-01-01T00:00:00Z"})
+            answer.raise_for_status()
+            made = {"stream": stream, "event_id": answer.json()["id"]}
+        world._ts_event = made  # type: ignore[attr-defined]
+    return dict(made)
+
+
+def _sum_body(world: World, caller: str) -> dict[str, Any]:
+    return {"sources": [_stream(world)["stream"], world.project["gid"]]}
+
+
 def _lines(world: World, caller: str) -> bytes:
     return b"sensor temp=2 2\n"
 
@@ -54,6 +73,11 @@ register(
     Row("PATCH", f"{API}/streams/{{stream}}", expect(200, **WRITERS), params=_stream,
         body=lambda w, c: {"label": "changed"}),
     Row("GET", f"{API}/streams/{{stream}}/points", expect(200, **HIDDEN), params=_stream),
+    Row("GET", f"{API}/projects/{{project}}/points", expect(200, **HIDDEN),
+        query=lambda w: {"series": "temp", "format": "ndjson"}),
+    Row("POST", f"{API}/reports/sum", expect(200, **HIDDEN), body=_sum_body),
+    Row("GET", f"{API}/streams/{{stream}}/events/{{event_id}}/file", expect(200, **HIDDEN),
+        params=_event_file),
     Row("GET", f"{API}/streams/{{stream}}/events", expect(200, **HIDDEN), params=_stream),
     Row("POST", f"{API}/streams/{{stream}}/events", expect(201, **WRITERS), params=_stream,
         body=lambda w, c: {"extra_data": {"by": c}}),

@@ -197,6 +197,25 @@ def test_a_slow_subscriber_overflows_without_blocking_anyone(make_bus: MakeBus) 
     run(scenario)
 
 
+def test_a_claim_is_granted_once_per_key_until_it_lapses(make_bus: MakeBus) -> None:
+    """One-time credentials: every worker sharing the bus sees the first claim."""
+    async def scenario() -> None:
+        first = await started(make_bus())
+        second = first if isinstance(first, MemoryBus) else await started(make_bus())
+        try:
+            assert await first.claim_once("k1", 0.2)
+            assert not await second.claim_once("k1", 0.2)
+            assert await second.claim_once("k2", 0.2)
+            await asyncio.sleep(0.5)
+            assert await second.claim_once("k1", 60)
+        finally:
+            await first.close()
+            if second is not first:
+                await second.close()
+
+    run(scenario)
+
+
 @pytest.mark.skipif(not REDIS_URL, reason="needs CLOUDLET_TEST_REDIS_URL")
 def test_redis_delivers_between_two_buses() -> None:
     """Two RedisBus instances stand for two workers: one publishes, the other delivers."""

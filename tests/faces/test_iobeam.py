@@ -70,7 +70,8 @@ def points(user: TestUser, device: str, series: str, token: str | None = None
         found = c.get(f"/projects/{user.home_project['id']}/streams",
                       params={"device": device, "series": series}).json()["results"]
         assert len(found) == 1, found
-        return list(c.get(f"/streams/{found[0]['gid']}/points").json()["points"])
+        body = c.get(f"/streams/{found[0]['gid']}/points", params={"limit": 10000}).json()
+        return [[r["time"], r["value"]] for r in body["results"]]
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from cloudlet.cli.files import files_app
 from cloudlet.cli.listen import listen
 from cloudlet.cli.orgs import orgs_app
 from cloudlet.cli.projects import projects_app
+from cloudlet.cli.query import export, query
+from cloudlet.cli.reports import report_app
 from cloudlet.cli.session import login, logout, profiles_app, whoami
 from cloudlet.cli.sql import sql
 from cloudlet.cli.tokens import tokens_app
@@ -41,3 +43,6 @@ app.command("listen")(listen)
 app.add_typer(devices_app, name="devices")
 app.command("write")(write)
 app.command("sql")(sql)
+app.command("query")(query)
+app.command("export")(export)
+app.add_typer(report_app, name="report")

@@ -30,20 +30,26 @@ from cloudlet.client.errors import (
 from cloudlet.client.events import AsyncEvents, Events, SubscriptionRefused
 from cloudlet.client.files import Files
 from cloudlet.client.galleries import AsyncGalleries, Galleries
+from cloudlet.client.mdo import MdoHelper
 from cloudlet.client.points import DataPoint, DataSeries, DataStore, Timestamp, TimeUnit
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
+from cloudlet.client.query import AsyncQuery, Query, StreamPoint
+from cloudlet.client.reports import AccumulationReport
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
+from cloudlet.client.stream_data import StreamData
 from cloudlet.client.sync_client import Client
 
 __all__ = [
     "APIError",
+    "AccumulationReport",
     "AsyncClient",
     "AsyncCursor",
     "AsyncDatasets",
     "AsyncEvents",
     "AsyncFiles",
     "AsyncGalleries",
+    "AsyncQuery",
     "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
@@ -64,15 +70,19 @@ __all__ = [
     "Forbidden",
     "Galleries",
     "ImportFailed",
+    "MdoHelper",
     "NotFound",
     "PayloadTooLarge",
     "Profile",
     "ProfileStore",
+    "Query",
     "RateLimited",
     "RetryPolicy",
     "ServerError",
     "SqlCursor",
     "Stream",
+    "StreamData",
+    "StreamPoint",
     "SubscriptionRefused",
     "TimeUnit",
     "Timeout",

@@ -3,7 +3,7 @@ is awaited; `paginate()` gives an `AsyncCursor` and `stream=True` an `AsyncStrea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, cast
 
@@ -26,6 +26,8 @@ from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_heade
 from cloudlet.client.errors import error_for
 from cloudlet.client.events import AsyncEvents
 from cloudlet.client.paths import ApiPath
+from cloudlet.client.query import AsyncQuery, TimeLike, new_query
+from cloudlet.client.reports import report_body
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, first_post, sql_request
@@ -112,6 +114,20 @@ class AsyncClient(ClientBase):
         call = points_request(project, data, **form)
         return await self._send("POST", call.path, params=call.params, content=call.content,
                                 headers=call.headers)
+
+    def query(self, project: ProjectRef | None = None) -> AsyncQuery:
+        """A chainable point query over `project` (default: the client's project; none is
+        needed for a single stream): `.stream(gid)`, `.device(d).series(name)`, `.between(a,
+        b)`, `.greater_than(v)`, `.every("1h").agg("mean")`, `.last(n)`, `.descending()`,
+        then `.all()`, iteration, `.to_pandas()` or `.to_arrow()`."""
+        return new_query(self, project, AsyncQuery)  # type: ignore[no-any-return]
+
+    def report_sum(self, sources: Iterable[str], start: TimeLike | None = None,
+                   end: TimeLike | None = None) -> Any:
+        """The accumulation report: per-stream sums (in output units) with units, and a
+        total per unit, over project, device or stream gids in [start, end] (inclusive;
+        None leaves a bound open)."""
+        return self.post("/reports/sum", report_body(sources, start, end))
 
     # -- generic calls ----------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from cloudlet.client.errors import error_for
 from cloudlet.client.events import Events
 from cloudlet.client.files import Files
 from cloudlet.client.paths import ApiPath
+from cloudlet.client.query import Query, TimeLike, new_query
+from cloudlet.client.reports import report_body
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
 from cloudlet.client.sql import SqlCursor, first_post, sql_request
@@ -113,6 +115,20 @@ class Client(ClientBase):
         call = points_request(project, data, **form)
         return self._send("POST", call.path, params=call.params, content=call.content,
                           headers=call.headers)
+
+    def query(self, project: ProjectRef | None = None) -> Query:
+        """A chainable point query over `project` (default: the client's project; none is
+        needed for a single stream): `.stream(gid)`, `.device(d).series(name)`, `.between(a,
+        b)`, `.greater_than(v)`, `.every("1h").agg("mean")`, `.last(n)`, `.descending()`,
+        then `.all()`, iteration, `.to_pandas()` or `.to_arrow()`."""
+        return new_query(self, project, Query)  # type: ignore[no-any-return]
+
+    def report_sum(self, sources: Iterable[str], start: TimeLike | None = None,
+                   end: TimeLike | None = None) -> Any:
+        """The accumulation report: per-stream sums (in output units) with units, and a
+        total per unit, over project, device or stream gids in [start, end] (inclusive;
+        None leaves a bound open)."""
+        return self.post("/reports/sum", report_body(sources, start, end))
 
     # -- generic calls ----------------------------------------------------------------------
 

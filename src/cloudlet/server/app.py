@@ -33,6 +33,7 @@ from cloudlet.server.settings import Settings
 from cloudlet.server.sql.routes import router as sql_router
 from cloudlet.server.timeseries import debug as timeseries_debug
 from cloudlet.server.timeseries.ingest_routes import router as ingest_router
+from cloudlet.server.timeseries.query_routes import router as query_router
 from cloudlet.server.timeseries.routes import router as timeseries_router
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def native_router(settings: Settings) -> APIRouter:
     router.include_router(events_router)
     router.include_router(timeseries_router)
     router.include_router(ingest_router)
+    router.include_router(query_router)
     router.include_router(files_router)
     router.include_router(file_transfers_router)
     router.include_router(datasets_router)
@@ -129,7 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Idempotency, store=services.idempotency, max_body=settings.max_json_body,
                        exempt=WRITE_PATHS)
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)
-    app.add_middleware(FirstParamWins)
+    app.add_middleware(FirstParamWins, repeatable=(  # the query API's scope lists
+        re.compile(rf"^{API}/projects/[^/]+/points$"), frozenset({"stream", "device", "series"})))
     return app
 
 

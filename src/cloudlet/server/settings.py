@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -146,6 +146,17 @@ class Settings(BaseSettings):
     )
     sql_max_length: int = Field(
         default=100_000, ge=100, description="Longest SQL statement accepted (characters)"
+    )
+    geocoder_url: str | None = Field(
+        default=None, description="Search URL the AmigoCloud face's `me/geocoder/search` "
+        "forwards to, e.g. `http://pelias:4000/v1/search` (unset: 501)",
+    )
+    geocoder_kind: Literal["pelias", "nominatim"] = Field(
+        default="pelias",
+        description="What speaks at `CLOUDLET_GEOCODER_URL`: `pelias` or `nominatim`",
+    )
+    geocoder_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds one forwarded geocoder request may take"
     )
     debug_endpoints: bool = Field(
         default=False, description="Mount test-only endpoints (the test suite turns this on)"

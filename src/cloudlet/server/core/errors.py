@@ -43,3 +43,7 @@ class Throttled(DomainError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = max(1, int(retry_after))
+
+
+class NotAcceptable(DomainError):
+    status, title = 406, "Not Acceptable"

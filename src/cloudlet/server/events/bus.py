@@ -96,6 +96,11 @@ class Bus(abc.ABC):
     async def latest(self, topic: str) -> int:
         """The newest offset of a topic (0 if it has none)."""
 
+    @abc.abstractmethod
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        """True for the first claim of `key` within `ttl` seconds, across every worker that
+        shares this bus: how one-time credentials stay one-time."""
+
     async def start(self) -> None:  # noqa: B027 - a hook; the in-process bus needs none
         """Called once the app's event loop runs."""
 
@@ -132,6 +137,7 @@ class MemoryBus(Bus):
         super().__init__(history_size=history_size, history_age=history_age)
         self._lock = threading.Lock()
         self._topics: dict[str, _Topic] = {}
+        self._claims: dict[str, float] = {}  # key → when its claim lapses
 
     def publish(self, topic: str, event: str, data: dict[str, Any]) -> Event:
         with self._lock:
@@ -159,6 +165,15 @@ class MemoryBus(Bus):
             state = self._topics.get(topic)
             if state:
                 state.subscribers.discard(subscriber)
+
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            self._claims = {k: t for k, t in self._claims.items() if t > now}
+            if key in self._claims:
+                return False
+            self._claims[key] = now + ttl
+            return True
 
     async def latest(self, topic: str) -> int:
         with self._lock:

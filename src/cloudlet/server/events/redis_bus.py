@@ -126,6 +126,12 @@ class RedisBus(Bus):
                     made = Event.from_stored(fields[b"e"], _offset(entry_id))
                     fan_out(list(self._subscribers.get(topic, ())), made)
 
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        assert self._async is not None
+        made = await self._async.set(f"{self.prefix}:claim:{key}", 1, nx=True,
+                                     px=max(1, int(ttl * 1000)))
+        return bool(made)
+
     async def latest(self, topic: str) -> int:
         assert self._async is not None
         return int(await self._async.get(self._counter(topic)) or 0)

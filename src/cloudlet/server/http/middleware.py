@@ -18,21 +18,30 @@ class FirstParamWins:
     """Where a query parameter repeats, keep its first occurrence.
 
     The AmigoCloud cursor re-sends its original parameters on every `next` URL, so the
-    server's own (earlier) `offset` must win over the re-sent one.
+    server's own (earlier) `offset` must win over the re-sent one. Parameters a route takes
+    as a list (`repeatable`: a path pattern and the names) keep every occurrence.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp,
+                 repeatable: tuple[re.Pattern[str], frozenset[str]] | None = None) -> None:
         self.app = app
+        self.repeatable = repeatable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and scope.get("query_string"):
             raw = scope["query_string"].decode("latin-1")
             pairs = parse_qsl(raw, keep_blank_values=True)
-            seen: dict[str, str] = {}
+            lists: frozenset[str] = frozenset()
+            if self.repeatable and self.repeatable[0].match(scope.get("path", "")):
+                lists = self.repeatable[1]
+            seen: set[str] = set()
+            kept: list[tuple[str, str]] = []
             for key, value in pairs:
-                seen.setdefault(key, value)
-            if len(seen) != len(pairs):
-                scope = {**scope, "query_string": urlencode(seen).encode("latin-1")}
+                if key in lists or key not in seen:
+                    kept.append((key, value))
+                    seen.add(key)
+            if len(kept) != len(pairs):
+                scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
         await self.app(scope, receive, send)
 
 

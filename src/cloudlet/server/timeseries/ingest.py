@@ -15,7 +15,6 @@ import asyncio
 from concurrent.futures import Future
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection
 
 from cloudlet.gid import GidError, StreamSlug
@@ -29,8 +28,6 @@ from cloudlet.server.timeseries.store import PointStore
 from cloudlet.server.timeseries.streams import StreamService
 from cloudlet.server.timeseries.tables import streams, variables
 from cloudlet.server.timeseries.writer import Job, Part, Writer
-
-MAX_READ_POINTS = 1_000_000
 
 OWN_DEVICE_ONLY = "A device token writes only its own device's streams."
 
@@ -140,25 +137,3 @@ class IngestService:
             raise NotFound(f"No stream {ref} in this project; write with a device and a "
                            "series name to create it.")
         return int(row.id), int(row.device_id)
-
-    # --- reading (the minimal endpoint; the query API builds on `store.iter_points`) ----
-
-    def read(self, principal: Principal, stream_ref: str, *, start: int | None = None,
-             end: int | None = None, limit: int = MAX_READ_POINTS
-             ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, bool]:
-        """(stream, timestamps µs, values, truncated) of [start, end], both inclusive."""
-        with self.db.read() as conn:
-            stream = self.streams.locate(conn, principal, stream_ref, Level.READ)
-            got_ts: list[np.ndarray] = []
-            got_values: list[np.ndarray] = []
-            count = 0
-            for ts, values in self.store.iter_points(conn, stream["id"], start, end):
-                got_ts.append(ts)
-                got_values.append(values)
-                count += len(ts)
-                if count > limit:
-                    break
-            truncated = count > limit
-            ts_all = np.concatenate(got_ts) if got_ts else np.empty(0, np.int64)
-            values_all = np.concatenate(got_values) if got_values else np.empty(0)
-            return stream, ts_all[:limit], values_all[:limit], truncated

@@ -5,8 +5,9 @@ a time range (µs, both ends inclusive), value filters on the stored value, and 
 points or buckets (`every` µs, aligned to the Unix epoch in UTC, aggregated with `agg`).
 
 Rows are ordered by the key (timestamp, stream id); `descending` reverses it. The result set
-is: the matching rows; with `lastn`, only the newest n of them; then, in the requested
-order, only the first `limit`. Both cuts become key bounds, so paging and streaming read only
+is: the matching rows; with `lastn`, only the newest n of each stream; then, in the
+requested order, only the first `limit`. Both cuts become key bounds (a time floor per
+stream for `lastn`, a key range for `limit`), so paging and streaming read only
 the chunks that overlap the range (`PointStore.iter_points`, head overwrites resolved) and
 hold at most a chunk per stream plus a page in memory. `output_value` applies the stream's
 effective output MDO (`value * m / d + o`); for buckets, to the aggregate (a count stays a
@@ -31,7 +32,7 @@ import orjson
 from sqlalchemy import Connection
 
 from cloudlet.server.core.db import Database
-from cloudlet.server.core.errors import Invalid
+from cloudlet.server.core.errors import Invalid, NotFound
 from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.timeseries import units
 from cloudlet.server.timeseries.codec import F64, I64
@@ -49,13 +50,15 @@ Key = tuple[int, int]  # (timestamp µs, stream id)
 
 @dataclass(frozen=True)
 class Query:
-    """What to read. Scope: `streams` (gids), else `project` with optional `device` (gid,
-    key or id) and `variable` (series name or variable gid/lid); times in µs, inclusive."""
+    """What to read. Scope: `streams` (gids), or `project` narrowed to `devices` (gids,
+    keys or ids) and `series` (names or variable gids); both forms combine (the streams
+    must then be in the project and match). Times in µs, both inclusive; `lastn` counts
+    per stream."""
 
     project: str | None = None
     streams: tuple[str, ...] = ()
-    device: str | None = None
-    variable: str | None = None
+    devices: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()
     start: int | None = None
     end: int | None = None
     lastn: int | None = None
@@ -108,15 +111,23 @@ class Query:
 
 @dataclass
 class Block:
-    """Rows of one piece of a result: `stream` indexes `QueryResult.streams`."""
+    """Rows of one piece of a result: `stream` indexes `QueryResult.streams`; downsampled
+    rows carry the `count` of points in each bucket."""
 
     stream: Any  # int32 indices into the result's streams
     ts: I64
     value: F64
     output_value: F64
+    count: I64 | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def part(self, which: Any) -> Block:
+        """The rows a slice or an index array picks."""
+        return Block(self.stream[which], self.ts[which], self.value[which],
+                     self.output_value[which], None if self.count is None else
+                     self.count[which])
 
 
 @dataclass
@@ -231,8 +242,15 @@ class QueryService:
         def run() -> Iterator[Block]:
             with self.db.read() as conn:
                 reader = _Reader(self.store, conn, query, found)
-                lo, hi = reader.bounds()
-                yield from reader.stream(lo, hi)
+                lo, hi = reader.bounds(cut=False)
+                left = query.limit
+                for block in reader.stream(lo, hi):
+                    if left is not None and len(block) >= left:
+                        yield _slice(block, slice(0, left))
+                        return
+                    if left is not None:
+                        left -= len(block)
+                    yield block
 
         return QueryResult(found, run(), query.every is not None)
 
@@ -246,22 +264,24 @@ class QueryService:
 
     def _resolve(self, conn: Connection, principal: Principal, query: Query
                  ) -> list[dict[str, Any]]:
-        if query.streams:
-            found = {}
-            for ref in query.streams:
-                stream = self.streams.locate(conn, principal, ref, Level.READ)
-                found[stream["id"]] = stream
-            out = [found[k] for k in sorted(found)]
-            if query.variable is not None:
-                out = [s for s in out if query.variable in (s["series"], s["variable"],
-                                                            s["lid"])]
-            if query.device is not None:
-                out = [s for s in out if query.device in (s["device"], s["device_key"],
-                                                          str(s["id"]))]
-            return out
-        assert query.project is not None
-        return self.streams.in_scope(conn, principal, query.project, device=query.device,
-                                     series=query.variable)
+        scoped: dict[int, dict[str, Any]] | None = None
+        if query.project is not None:
+            project = self.streams.projects.authorize(conn, principal, query.project,
+                                                      Level.READ)
+            scoped = {s["id"]: s for s in self.streams.in_scope(
+                conn, principal, str(project["id"]), devices=query.devices,
+                series=query.series)}
+            if not query.streams:
+                return list(scoped.values())
+        elif query.devices or query.series:
+            raise Invalid("Narrowing streams by device or series needs their project.")
+        found: dict[int, dict[str, Any]] = {}
+        for ref in query.streams:
+            stream = self.streams.locate(conn, principal, ref, Level.READ)
+            if scoped is not None and stream["project_id"] != project["id"]:
+                raise NotFound(f"No stream {ref!r} in this project.")
+            found[stream["id"]] = stream
+        return [found[k] for k in sorted(found) if scoped is None or k in scoped]
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -275,8 +295,13 @@ def _pred(key: Key) -> Key:
 
 
 def _slice(block: Block, part: slice) -> Block:
-    return Block(block.stream[part], block.ts[part], block.value[part],
-                 block.output_value[part])
+    return block.part(part)
+
+
+def _split(block: Block) -> Iterator[Block]:
+    """A block in pieces of at most BLOCK_POINTS rows (what the encoders take at once)."""
+    for start in range(0, len(block), BLOCK_POINTS):
+        yield _slice(block, slice(start, start + BLOCK_POINTS))
 
 
 def _concat(blocks: list[Block]) -> Block:
@@ -284,10 +309,12 @@ def _concat(blocks: list[Block]) -> Block:
         return Block(np.empty(0, np.int32), *_empty(), np.empty(0, np.float64))
     if len(blocks) == 1:
         return blocks[0]
+    counts = [b.count for b in blocks]
     return Block(np.concatenate([b.stream for b in blocks]),
                  np.concatenate([b.ts for b in blocks]),
                  np.concatenate([b.value for b in blocks]),
-                 np.concatenate([b.output_value for b in blocks]))
+                 np.concatenate([b.output_value for b in blocks]),
+                 None if any(c is None for c in counts) else np.concatenate(counts))
 
 
 def _key(reader: _Reader, block: Block, i: int) -> Key:
@@ -304,7 +331,8 @@ class _Reader:
         self.query = query
         self.ids = [s["id"] for s in found]
         self.units = [s["output_unit"] for s in found]
-        self._buckets: dict[int, tuple[I64, F64, F64]] = {}
+        self.floor: list[int | None] = [None] * len(found)  # per-stream lastn cut
+        self._buckets: dict[int, tuple[I64, F64, F64, I64]] = {}
 
     # per-stream sources: (ts, value) pieces within a key range, ascending or descending
 
@@ -312,10 +340,14 @@ class _Reader:
         sid = self.ids[index]
         t_lo = lo[0] if sid >= lo[1] else lo[0] + 1
         t_hi = hi[0] if sid <= hi[1] else hi[0] - 1
-        if self.query.start is not None:
-            t_lo = max(t_lo, self.query.start)
-        if self.query.end is not None:
-            t_hi = min(t_hi, self.query.end)
+        q = self.query
+        if q.start is not None:  # a bucket is in when it holds points from start on
+            t_lo = max(t_lo, q.start if q.every is None else q.start // q.every * q.every)
+        if q.end is not None:
+            t_hi = min(t_hi, q.end)
+        floor = self.floor[index]
+        if floor is not None:
+            t_lo = max(t_lo, floor)
         return None if t_lo > t_hi else (t_lo, t_hi)
 
     def pieces(self, index: int, lo: Key, hi: Key, ascending: bool = True
@@ -325,10 +357,10 @@ class _Reader:
         if span is None:
             return
         if self.query.every is not None:
-            ts, values, out = self.buckets(index)
+            ts, values, out, counts = self.buckets(index)
             a, b = np.searchsorted(ts, span[0], "left"), np.searchsorted(ts, span[1], "right")
             if b > a:
-                block = self._block(index, ts[a:b], values[a:b], out[a:b])
+                block = self._block(index, ts[a:b], values[a:b], out[a:b], counts[a:b])
                 yield block if ascending else _slice(block, slice(None, None, -1))
             return
         source = (self._raw(index, *span) if ascending
@@ -357,9 +389,9 @@ class _Reader:
                 return
             top = bottom - 1
 
-    def buckets(self, index: int) -> tuple[I64, F64, F64]:
+    def buckets(self, index: int) -> tuple[I64, F64, F64, I64]:
         """The stream's buckets over the query's range (filters applied before): starts,
-        aggregates and their output values."""
+        aggregates, their output values and point counts."""
         got = self._buckets.get(index)
         if got is None:
             got = _aggregate(self._filtered_raw(index), self.query.every or 1,
@@ -376,14 +408,15 @@ class _Reader:
 
     # key bounds of the result set (lastn, then limit in output order)
 
-    def bounds(self) -> tuple[Key, Key]:
+    def bounds(self, cut: bool = True) -> tuple[Key, Key]:
+        """Sets each stream's lastn floor; the key range `limit` leaves (with `cut`:
+        streaming stops after `limit` rows instead, without holding them)."""
         lo, hi = MIN_KEY, MAX_KEY
         q = self.query
         if q.lastn is not None:
-            block = self.take(lo, hi, q.lastn, smallest=False)
-            if len(block) == q.lastn:
-                lo = _key(self, block, 0)
-        if q.limit is not None:
+            for i in range(len(self.ids)):
+                self.floor[i] = self._nth_newest(i, q.lastn)
+        if q.limit is not None and cut:
             block = self.take(lo, hi, q.limit, smallest=not q.descending)
             if len(block) == q.limit:
                 if q.descending:
@@ -392,30 +425,40 @@ class _Reader:
                     hi = _key(self, block, -1)
         return lo, hi
 
+    def _nth_newest(self, index: int, n: int) -> int | None:
+        """The time of the stream's n-th newest row (None: it has fewer), reading back a
+        piece at a time."""
+        have = 0
+        for piece in self.pieces(index, MIN_KEY, MAX_KEY, ascending=False):
+            if have + len(piece) >= n:
+                return int(piece.ts[n - have - 1])
+            have += len(piece)
+        return None
+
     def count(self, lo: Key, hi: Key) -> int:
         return sum(len(b) for i in range(len(self.ids)) for b in self.pieces(i, lo, hi))
 
     def take(self, lo: Key, hi: Key, n: int, *, smallest: bool) -> Block:
         """The n smallest (or largest) rows by key in [lo, hi], ascending."""
-        parts: list[Block] = []
-        for i in range(len(self.ids)):
-            got: list[Block] = []
-            have = 0
-            for piece in self.pieces(i, lo, hi, ascending=smallest):
-                got.append(piece)
-                have += len(piece)
-                if have >= n:
-                    break
-            if got:
-                block = _slice(_concat(got), slice(0, n))
-                parts.append(block if smallest else _slice(block, slice(None, None, -1)))
+        parts = [got for i in range(len(self.ids))
+                 if len(got := self._take_one(i, lo, hi, n, smallest=smallest))]
         block = _concat(parts)
         if len(parts) > 1:
             order = np.lexsort((np.asarray(self.ids)[block.stream], block.ts))
-            order = order[:n] if smallest else order[-n:]
-            block = Block(block.stream[order], block.ts[order], block.value[order],
-                          block.output_value[order])
+            block = block.part(order[:n] if smallest else order[-n:])
         return block
+
+    def _take_one(self, index: int, lo: Key, hi: Key, n: int, *, smallest: bool) -> Block:
+        """The n smallest (or largest) rows of one stream in [lo, hi], ascending."""
+        got: list[Block] = []
+        have = 0
+        for piece in self.pieces(index, lo, hi, ascending=smallest):
+            got.append(piece)
+            have += len(piece)
+            if have >= n:
+                break
+        block = _slice(_concat(got), slice(0, n))
+        return block if smallest else _slice(block, slice(None, None, -1))
 
     def stream(self, lo: Key, hi: Key) -> Iterator[Block]:
         """Every row in [lo, hi] in output order, as blocks: a k-way merge of the streams'
@@ -424,8 +467,7 @@ class _Reader:
         sources = [self.pieces(i, lo, hi, ascending=ascending) for i in range(len(self.ids))]
         if len(sources) == 1:
             for block in sources[0]:
-                for a in range(0, len(block), BLOCK_POINTS):
-                    yield _slice(block, slice(a, a + BLOCK_POINTS))
+                yield from _split(block)
             return
         sign = 1 if ascending else -1
         pending: list[Block] = []
@@ -458,25 +500,23 @@ class _Reader:
             advance(i)
             pending.extend(out)
             if sum(len(b) for b in pending) >= BLOCK_POINTS or not heap:
-                yield self._merge(pending, ascending)
+                yield from _split(self._merge(pending, ascending))
                 pending = []
         if pending:
-            yield self._merge(pending, ascending)
+            yield from _split(self._merge(pending, ascending))
 
     def _merge(self, blocks: list[Block], ascending: bool) -> Block:
         block = _concat(blocks)
         order = np.lexsort((np.asarray(self.ids)[block.stream], block.ts))
-        if not ascending:
-            order = order[::-1]
-        return Block(block.stream[order], block.ts[order], block.value[order],
-                     block.output_value[order])
+        return block.part(order if ascending else order[::-1])
 
-    def _block(self, index: int, ts: I64, values: F64, out: F64) -> Block:
-        return Block(np.full(len(ts), index, np.int32), ts, values, out)
+    def _block(self, index: int, ts: I64, values: F64, out: F64, counts: I64 | None = None
+               ) -> Block:
+        return Block(np.full(len(ts), index, np.int32), ts, values, out, counts)
 
 
 def _aggregate(pieces: Iterator[tuple[I64, F64]], every: int, agg: str,
-               unit: dict[str, Any]) -> tuple[I64, F64, F64]:
+               unit: dict[str, Any]) -> tuple[I64, F64, F64, I64]:
     """Bucket starts (floor(ts / every) * every, so aligned to the epoch), aggregates and
     their output values, combining buckets split between pieces. The MDO is affine: a
     count stays a count, a sum adds the offset once per point, and a negative factor turns
@@ -498,7 +538,7 @@ def _aggregate(pieces: Iterator[tuple[I64, F64]], every: int, agg: str,
         parts["first"].append(values[begin])
         parts["last"].append(values[np.concatenate((edges - 1, [len(ts) - 1]))])
     if not starts:
-        return (*_empty(), np.empty(0, np.float64))
+        return (*_empty(), np.empty(0, np.float64), np.empty(0, np.int64))
     b = np.concatenate(starts)
     cols = {k: np.concatenate(v) for k, v in parts.items()}
     if len(b) > 1 and np.any(b[1:] == b[:-1]):  # buckets split between pieces: combine
@@ -521,7 +561,7 @@ def _aggregate(pieces: Iterator[tuple[I64, F64]], every: int, agg: str,
         out = cols["max" if agg == "min" else "min"] * scale + unit["o"]
     else:
         out = value * scale + unit["o"]
-    return b, value, out
+    return b, value, out, cols["count"].astype(np.int64)
 
 
 class _Cursor:

@@ -2,11 +2,12 @@
 
 `accumulation` sums the points of every stream its sources name (project, device and stream
 gids, each checked for read access) over [start, end], in each stream's output unit, and
-adds the sums into a total. The sum in output units is `sum(v) * m / d + count * o`.
+adds the sums into one total per unit. The sum in output units is `sum(v) * m / d + count * o`.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,13 @@ from cloudlet.server.timeseries.streams import StreamService
 MAX_SOURCES = 1000
 
 
+def _iso(micros: int | None) -> str | None:
+    if micros is None:
+        return None
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 class ReportService:
     def __init__(self, db: Database, streams: StreamService, devices: DeviceService,
                  queries: QueryService) -> None:
@@ -32,7 +40,8 @@ class ReportService:
 
     def accumulation(self, principal: Principal, sources: list[str], start: int | None = None,
                      end: int | None = None) -> dict[str, Any]:
-        """Per stream: sum (output units), count and unit; and the total of the sums."""
+        """Per stream: count, raw sum and the sum in its output unit; and a total of the
+        output sums per unit (sums in different units don't add up)."""
         if not sources:
             raise Invalid("Name at least one source: a project, device or stream gid.")
         if len(sources) > MAX_SOURCES:
@@ -40,12 +49,12 @@ class ReportService:
         if start is not None and end is not None and start > end:
             raise Invalid("start is after end.")
         store = self.queries.store
-        out: dict[str, dict[str, Any]] = {}
-        total = 0.0
+        rows: list[dict[str, Any]] = []
+        totals: dict[str | None, dict[str, Any]] = {}
         with self.db.read() as conn:
             found: dict[int, dict[str, Any]] = {}
             for source in sources:
-                for stream in self._streams_of(conn, principal, source.strip()):
+                for stream in self._streams_of(conn, principal, str(source).strip()):
                     found[stream["id"]] = stream
             for sid in sorted(found):
                 stream = found[sid]
@@ -54,12 +63,16 @@ class ReportService:
                     raw += float(np.sum(values))
                     count += len(values)
                 unit = stream["output_unit"]
-                value = raw * unit["m"] / unit["d"] + count * unit["o"]
-                total += value
-                out[stream["gid"]] = {"sum": value, "count": count,
-                                      "units": unit["unit_short"],
-                                      "unit_full": unit["unit_full"]}
-        return {"streams": out, "total": total, "start": start, "end": end}
+                output = raw * unit["m"] / unit["d"] + count * unit["o"]
+                name = unit["unit_short"] or None
+                rows.append({"stream": stream["gid"], "device": stream["device"],
+                             "variable": stream["lid"], "name": stream["series"],
+                             "count": count, "sum": raw, "output_sum": output, "unit": name})
+                total = totals.setdefault(name, {"unit": name, "sum": 0.0, "count": 0})
+                total["sum"] += output
+                total["count"] += count
+        return {"start": _iso(start), "end": _iso(end), "streams": rows,
+                "totals": list(totals.values())}
 
     def _streams_of(self, conn: Any, principal: Principal, source: str
                     ) -> list[dict[str, Any]]:
@@ -77,6 +90,6 @@ class ReportService:
             if device is None:
                 raise NotFound(f"No device {source!r}.")
             return self.streams.in_scope(conn, principal, str(device["project_id"]),
-                                         device=source)
+                                         devices=(source,))
         raise Invalid(f"A source is a project (p--…), device (d--…) or stream (s--…) gid, "
                       f"not {source!r}.")

@@ -1,4 +1,4 @@
-"""Native routes of devices, variables, streams, stream events and the minimal point read.
+"""Native routes of devices, variables, streams and stream events (points: query_routes).
 `{project}` is an id, gid or uuid; `{device}` a gid, key or id; `{stream}` a stream gid."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from cloudlet.server.accounts.schemas import TokenInfo
+from cloudlet.server.core.errors import Invalid
 from cloudlet.server.http.auth import Caller, Svc
 from cloudlet.server.http.pagination import Page, Paging, envelope
 from cloudlet.server.timeseries.batch import (
@@ -263,29 +263,20 @@ def update_stream(stream: str, body: StreamUpdate, caller: Caller, services: Svc
                                    clear_units=body.clear_units)
 
 
-@router.get("/streams/{stream}/points")
-def read_points(stream: str, caller: Caller, services: Svc, start: str | None = None,
-                end: str | None = None, precision: str | None = None,
-                limit: int = Query(100_000, ge=1, le=1_000_000)) -> Response:
-    """A stream's points in [start, end] (both inclusive; ISO-8601 or epoch in `precision`,
-    default ms), oldest first, as `[µs timestamp, value]` pairs. The query API (downsampling,
-    filters, formats) is separate; this read is for checking what was written."""
-    lo = time_param(start, precision, "start")
-    hi = time_param(end, precision, "end")
-    found, ts, values, truncated = services.ingest.read(caller, stream, start=lo, end=hi,
-                                                        limit=limit)
-    body = {"stream": found["gid"], "count": len(ts), "truncated": truncated,
-            "points": [[t, v] for t, v in zip(ts.tolist(), values.tolist(), strict=True)]}
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
 @router.get("/streams/{stream}/events", response_model=Page[StreamEvent])
 def list_stream_events(stream: str, request: Request, page: Paging, caller: Caller,
                        services: Svc, start: str | None = None, end: str | None = None,
-                       precision: str | None = None) -> dict[str, Any]:
+                       precision: str | None = None, has_file: str | None = None,
+                       order: str | None = None) -> dict[str, Any]:
+    """Events in [start, end] (inclusive), `has_file=true|false`, `order=asc|desc`."""
+    if has_file not in (None, "", "true", "false"):
+        raise Invalid(f"has_file must be true or false, not {has_file!r}.", field="has_file")
+    if order not in (None, "", "asc", "desc"):
+        raise Invalid(f"order must be asc or desc, not {order!r}.", field="order")
     total, found = services.stream_events.list(
         caller, stream, limit=page.limit, offset=page.offset,
-        start=time_param(start, precision, "start"), end=time_param(end, precision, "end"))
+        start=time_param(start, precision, "start"), end=time_param(end, precision, "end"),
+        has_file=None if not has_file else has_file == "true", descending=order == "desc")
     return envelope(request, page, total, found)
 
 

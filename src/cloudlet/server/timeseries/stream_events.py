@@ -66,8 +66,11 @@ class StreamEventService:
             return shown
 
     def list(self, principal: Principal, stream_ref: str, *, limit: int, offset: int,
-             start: int | None = None, end: int | None = None
-             ) -> tuple[int, list[dict[str, Any]]]:
+             start: int | None = None, end: int | None = None, has_file: bool | None = None,
+             descending: bool = False) -> tuple[int, list[dict[str, Any]]]:
+        """A stream's events in [start, end] (inclusive), with or without a file, by time."""
+        if start is not None and end is not None and start > end:
+            raise Invalid("start is after end.")
         with self.db.read() as conn:
             stream = self.streams.locate(conn, principal, stream_ref, Level.READ)
             query = select(stream_events).where(stream_events.c.stream_id == stream["id"])
@@ -75,9 +78,13 @@ class StreamEventService:
                 query = query.where(stream_events.c.ts >= start)
             if end is not None:
                 query = query.where(stream_events.c.ts <= end)
+            if has_file is not None:
+                column = stream_events.c.file_id
+                query = query.where(column.is_not(None) if has_file else column.is_(None))
             total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            rows = conn.execute(query.order_by(stream_events.c.ts, stream_events.c.id)
-                                .limit(limit).offset(offset))
+            keys = (stream_events.c.ts, stream_events.c.id)
+            rows = conn.execute(query.order_by(*(k.desc() for k in keys) if descending
+                                               else keys).limit(limit).offset(offset))
             return total, [present(r, stream["gid"]) for r in rows]
 
     def get(self, principal: Principal, event_id: int) -> dict[str, Any]:

@@ -9,9 +9,10 @@ own device's streams.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudlet.gid import GidError, ProjectSlug, StreamSlug, VariableSlug
@@ -249,41 +250,44 @@ class StreamService:
              ) -> tuple[int, list[dict[str, Any]]]:
         with self.db.read() as conn:
             project = self.projects.authorize(conn, principal, project_ref, Level.READ)
-            query = _joined().where(streams.c.project_id == project["id"])
-            if principal.device_id is not None:
-                query = query.where(streams.c.device_id == principal.device_id)
-            if device is not None:
-                found = self.devices.find(conn, project["id"], device)
-                if found is None:
-                    raise NotFound(f"No device {device!r} in this project.")
-                query = query.where(streams.c.device_id == found["id"])
-            if series is not None:
-                query = query.where(variables.c.name == series)
+            query = self._scoped(conn, principal, project["id"],
+                                 devices=() if device is None else (device,),
+                                 series=() if series is None else (series,))
             total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             rows = conn.execute(query.order_by(streams.c.id).limit(limit).offset(offset))
             return total, [present_stream(r) for r in rows]
 
     def in_scope(self, conn: Connection, principal: Principal, project_ref: str, *,
-                 device: str | None = None, series: str | None = None
+                 devices: Sequence[str] = (), series: Sequence[str] = ()
                  ) -> list[dict[str, Any]]:
-        """Every stream of a project (of one device, of one series name or variable gid)
-        the caller may read, by id; a device token gets its own device's only."""
+        """Every stream of a project (of some devices, of some series names or variable
+        gids) the caller may read, by id; a device token gets its own device's only."""
         project = self.projects.authorize(conn, principal, project_ref, Level.READ)
-        query = _joined().where(streams.c.project_id == project["id"])
+        query = self._scoped(conn, principal, project["id"], devices=devices, series=series)
+        return [present_stream(r) for r in conn.execute(query.order_by(streams.c.id))]
+
+    def _scoped(self, conn: Connection, principal: Principal, project_id: int, *,
+                devices: Sequence[str], series: Sequence[str]) -> Select[Any]:
+        """The one stream filter of listings and queries: the project's streams, a device
+        token's own device only, narrowed to devices (gid, key or id; 404 for one the
+        project lacks) and to series (names, or variable gids)."""
+        query = _joined().where(streams.c.project_id == project_id)
         if principal.device_id is not None:
             query = query.where(streams.c.device_id == principal.device_id)
-        if device is not None:
-            found = self.devices.find(conn, project["id"], device)
-            if found is None:
-                raise NotFound(f"No device {device!r} in this project.")
-            query = query.where(streams.c.device_id == found["id"])
-        if series is not None:
-            if series.lower().startswith("v--"):
-                query = query.where(variables.c.id == self._variable_row(
-                    conn, project["id"], series).id)
-            else:
-                query = query.where(variables.c.name == series)
-        return [present_stream(r) for r in conn.execute(query.order_by(streams.c.id))]
+        if devices:
+            ids = []
+            for ref in devices:
+                found = self.devices.find(conn, project_id, ref)
+                if found is None:
+                    raise NotFound(f"No device {ref!r} in this project.")
+                ids.append(found["id"])
+            query = query.where(streams.c.device_id.in_(ids))
+        if series:
+            gids = [s for s in series if s.lower().startswith("v--")]
+            names = [s for s in series if s not in gids]
+            var_ids = [self._variable_row(conn, project_id, g).id for g in gids]
+            query = query.where(or_(variables.c.name.in_(names), variables.c.id.in_(var_ids)))
+        return query
 
     def get(self, principal: Principal, ref: str) -> dict[str, Any]:
         with self.db.read() as conn:

@@ -9,14 +9,17 @@ trailing slash: the face drops one before routing.
 
 from __future__ import annotations
 
+from fastapi import Depends
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cloudlet.server.faces.amigocloud.routes import router
+from cloudlet.server.faces.amigocloud import geocoder, sockets, uploads, wsessions
+from cloudlet.server.faces.amigocloud.routes import check_owner, router
 from cloudlet.server.faces.app import ErrorWire, face_app
 from cloudlet.server.services import Services
 
 PREFIX = "/amigocloud"
 ERRORS = ErrorWire(name="AmigoCloud", scheme="Token")
+SOCKET_PATH = "/v2_socket.io/socket.io"  # Engine.IO 3 long-polling (eio, sockets)
 
 __all__ = ["PREFIX", "create_face"]
 
@@ -35,5 +38,11 @@ class _NoTrailingSlash:
 
 
 def create_face(services: Services) -> ASGIApp:
-    face = face_app(services, title="AmigoCloud face", routers=(router,), errors=ERRORS)
+    face = face_app(services, title="AmigoCloud face", routers=(geocoder.router,),
+                    errors=ERRORS)
+    owner = [Depends(check_owner)]  # `/users/{owner}/projects/{pid}/…` must name the owner
+    for routes in (router, uploads.router, wsessions.router):
+        face.include_router(routes, dependencies=owner)
+    face.add_route(SOCKET_PATH, sockets.AmigoSockets(services).engine.endpoint,
+                   methods=["GET", "POST"])
     return _NoTrailingSlash(face)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from cloudlet.server.core.errors import DomainError, Invalid, Unauthenticated
+from cloudlet.server.core.errors import DomainError, Invalid, NotFound, Unauthenticated
 from cloudlet.server.core.principal import Principal
 from cloudlet.server.datasets import upload
 from cloudlet.server.datasets.imports import ImportSource
@@ -126,13 +126,6 @@ async def me_thumbnail(request: Request) -> Response:
     return Response(shapes.thumbnail_png(), media_type="image/png")
 
 
-@router.get("/me/geocoder/search")
-async def geocoder(request: Request) -> Response:
-    """Forwarding to a Pelias/Nominatim service is not built; never fake results."""
-    await run_in_threadpool(caller, request)
-    raise NotImplementedHere("No geocoder is configured on this Cloudlet server.")
-
-
 # --- projects -------------------------------------------------------------------------------
 
 @router.get("/me/projects")
@@ -171,6 +164,22 @@ async def create_project(request: Request) -> Response:
 
 def _project(request: Request, who: Principal, pid: int) -> dict[str, Any]:
     return _services(request).projects.get(who, str(pid))
+
+
+def check_owner(request: Request) -> None:
+    """`/users/{owner}/projects/{pid}/…` names the project's owner too: another user's id
+    there is a 404, as AmigoCloud answers (a dependency of every face route)."""
+    owner, pid = request.path_params.get("owner"), request.path_params.get("pid")
+    if owner is None or pid is None:
+        return
+    who = caller(request)
+    try:
+        found = _project(request, who, int(pid))
+    except ValueError:
+        raise NotFound(f"No project {pid!r}.") from None
+    if str(owner) != str(_owner(found, who.user_id)):
+        raise NotFound(f"Project {pid} is not one of user {owner}'s; its owner is "
+                       f"{_owner(found, who.user_id)}.")
 
 
 @router.get("/users/{owner}/projects/{pid}")
@@ -285,6 +294,13 @@ async def upload_dataset(request: Request, pid: int) -> Response:
     assert spooled.filename is not None
     job = await run_in_threadpool(imports.start, who, str(pid),
                                   ImportSource(spooled.path, spooled.filename))
+    return await import_answer(request, who, pid, job)
+
+
+async def import_answer(request: Request, who: Principal, pid: int, job: dict[str, Any]
+                        ) -> Response:
+    """Once the import job ends (or UPLOAD_WAIT passes): the datasets it made, or why not."""
+    imports = _services(request).imports
     job = await asyncio.to_thread(imports.wait, who, str(pid), job["id"], UPLOAD_WAIT)
     if job["state"] == "failed":
         error = job["error"] or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,15 @@ def url(request: Request, path: str, **params: Any) -> str:
     root = (public or str(request.base_url)).rstrip("/")
     query = urlencode({k: v for k, v in params.items() if v is not None})
     return f"{root}{API}/{path.strip('/')}" + (f"?{query}" if query else "")
+
+
+def timestamp(value: Any) -> str | None:
+    """ISO 8601 in UTC with a `Z`, as AmigoCloud writes `created_on`."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def me(request: Request, profile: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +54,8 @@ def project(request: Request, p: dict[str, Any], owner_id: int) -> dict[str, Any
         "name": p["name"],
         "description": p.get("description") or "",
         "organization": p.get("org"),
+        "created_on": timestamp(p.get("created_at")),
+        "last_updated": timestamp(p.get("updated_at")),
         "datasets": url(request, f"{base}/datasets"),
         "sql": url(request, f"{base}/sql"),
         "upload": url(request, f"{base}/datasets/upload"),

@@ -101,11 +101,16 @@ def _query(export: Export, **scope: Any) -> Query:
                  gt=export.gt, lt=export.lt, eq=export.eq)
 
 
+def _some(ref: str | None) -> tuple[str, ...]:
+    return () if ref is None else (ref,)
+
+
 def answer(services: Services, caller: Principal, export: Export) -> Iterator[bytes]:
     """The export's body, one series at a time and one block at a time (bounded memory).
     Scope and rights are checked before the first byte, so refusals are proper errors."""
     found = services.queries.resolve(caller, _query(
-        export, project=str(export.project), device=export.device, variable=export.series))
+        export, project=str(export.project), devices=_some(export.device),
+        series=_some(export.series)))
 
     def body() -> Iterator[bytes]:
         yield b'{"result":['

@@ -46,7 +46,7 @@ def data(request: Request, filter: str | None = None) -> Response:
         query = _query(request, project=target)
     elif kind == "d--":
         device = services.devices.locate(caller, target)
-        query = _query(request, project=str(device["project_id"]), device=target)
+        query = _query(request, project=str(device["project_id"]), devices=(target,))
     else:
         raise Invalid("data needs ?filter= with a stream, device or project slug "
                       "(s--…, d--…, p--…).", field="filter")
