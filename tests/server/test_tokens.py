@@ -135,3 +135,20 @@ def test_authorization_header_forms(server: LiveServer, user: TestUser) -> None:
         assert c.get("/me", headers={"Authorization": "jwt None"}).status_code == 401
         odd = c.get("/me", headers={"Authorization": f"Basic {user.token}"})
         assert odd.status_code == 401 and "scheme" in odd.json()["detail"]
+
+
+def test_a_cached_token_follows_its_user_at_once(server: LiveServer) -> None:
+    """Tokens are resolved from a short cache; a user's deactivation or demotion still
+    applies to the very next request."""
+    user = make_user(server)
+    token = user.api_token(scope="admin")
+    with server.client(server.admin_token) as admin:
+        assert admin.patch(f"/users/{user.id}", json={"is_superuser": True}).status_code == 200
+        with server.client(token) as t:
+            for _ in range(3):  # resolved once, then from the cache
+                assert t.get("/me").json()["is_superuser"] is True
+            assert admin.patch(f"/users/{user.id}",
+                               json={"is_superuser": False}).status_code == 200
+            assert t.get("/me").json()["is_superuser"] is False
+            assert admin.patch(f"/users/{user.id}", json={"is_active": False}).status_code == 200
+            assert t.get("/me").status_code == 401

@@ -151,3 +151,36 @@ def test_stream_events(project: Project) -> None:
         listed = c.get(f"/streams/{gid}/events").json()
         assert listed["count"] == 1 and listed["results"][0]["timestamp"] == 1466679511000000
         assert c.post(f"/streams/{gid}/events", json={"extra_data": [1]}).status_code == 422
+
+
+def test_requests_committed_together_are_announced_together(project: Project) -> None:
+    """Writes that share a commit give one stream.data per stream (and one project summary)
+    that sums them up."""
+    project.post({"device": "grp", "series": {"x": [[1, 1.0]]}}, precision="s")
+    gid = project.stream("grp", "x")["gid"]
+
+    async def scenario() -> list[dict]:  # type: ignore[type-arg]
+        sock = await Socket.open(project.server, project.user.token)
+        try:
+            assert (await sock.subscribe(f"project:{project.id}"))["op"] == "subscribed"
+            with project.client() as c:
+                c.post("/_debug/timeseries/pause", params={"seconds": 2}).raise_for_status()
+            await asyncio.gather(*(asyncio.to_thread(
+                project.post, {"device": "grp", "series": {"x": [[t, t / 2]]}}, None,
+                precision="s") for t in (10, 20, 30)))
+            got = await sock.events(1)
+            while sum(e["data"]["count"] for e in got) < 3:
+                got += await sock.events(1)
+            return got
+        finally:
+            await sock.close()
+
+    events = asyncio.run(scenario())
+    assert len(events) < 3  # at least two of the three shared the commit after the pause
+    summaries = [s for e in events for s in e["data"]["streams"]]
+    assert all(s["stream"] == gid for s in summaries)
+    assert sum(s["count"] for s in summaries) == 3
+    assert min(s["first"] for s in summaries) == 10_000_000
+    assert max(s["last"] for s in summaries) == 30_000_000
+    assert sorted(p for s in summaries for p in s["points"]) == [
+        [10_000_000, 5.0], [20_000_000, 10.0], [30_000_000, 15.0]]

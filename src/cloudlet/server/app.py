@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from cloudlet import __version__
 from cloudlet.server import debug, health
+from cloudlet.server.accounts import principal_cache
 from cloudlet.server.accounts.routes import router as accounts_router
 from cloudlet.server.core import migrate
 from cloudlet.server.core.db import Database
@@ -98,7 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.events.bus.start()
         sweeper = housekeeping.start(services)
+        revocations = await principal_cache.follow_revocations(services.events.bus,
+                                                               services.tokens.cache)
         yield
+        await principal_cache.stop(revocations)
         services.ingest.writer.close()
         await housekeeping.stop(sweeper)
         services.imports.close()

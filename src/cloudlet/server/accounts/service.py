@@ -316,6 +316,7 @@ class AccountService:
             self._user(tx.conn, user_id)
             if changes:
                 tx.execute(update(users).where(users.c.id == user_id).values(**changes))
+                self.tokens.forget_cached(tx)  # principals carry is_superuser
             if is_active is False:
                 self.tokens.revoke_all_of(tx, user_id)
             elif password is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
+from cloudlet.server.accounts.principal_cache import REVOCATIONS, PrincipalCache
 from cloudlet.server.accounts.tables import tokens, users
 from cloudlet.server.core import security
 from cloudlet.server.core.db import Database, Tx
@@ -85,6 +86,7 @@ class TokenService:
         self.events = events
         self.secret_key = secret_key
         self.touch_interval = timedelta(seconds=touch_interval)
+        self.cache = PrincipalCache()
 
     # --- minting -------------------------------------------------------------------------
 
@@ -188,6 +190,10 @@ class TokenService:
 
     def authenticate(self, credential: str) -> Principal:
         """The principal behind a presented token; 401 for anything unknown, expired or revoked."""
+        cached = self.cache.get(credential, utcnow())
+        if cached is not None:
+            return cached
+        generation = self.cache.generation()
         if security.looks_like_jwt(credential):
             claims = security.decode_jwt(credential, self.secret_key, verify_exp=False)
             where = (
@@ -214,7 +220,7 @@ class TokenService:
             raise Unauthenticated("This token has expired.")
         if row.last_used_at is None or now - row.last_used_at >= self.touch_interval:
             self._touch(row.id, now)
-        return Principal(
+        principal = Principal(
             user_id=row.user_id,
             username=row.username,
             is_superuser=row.is_superuser,
@@ -224,6 +230,16 @@ class TokenService:
             project_id=row.project_id,
             device_id=row.device_id,
         )
+        self.cache.put(credential, principal, row.expires_at, generation)
+        return principal
+
+    def forget_cached(self, tx: Tx | None = None) -> None:
+        """Tokens or their users changed: resolve every token afresh, here at once and
+        after `tx` commits, and in the other workers (through the bus)."""
+        self.cache.clear()
+        if tx is not None:
+            tx.after_commit(self.cache.clear)
+            self.events.publish_after(tx, REVOCATIONS, "token.revoked", {})
 
     def _touch(self, token_id: int, now: datetime) -> None:
         """Record use, at most once per interval per token (even across workers)."""
@@ -373,6 +389,7 @@ class TokenService:
             self.events.publish_after(
                 tx, f"user:{principal.user_id}", "token.revoked", {"token_id": token_id}
             )
+            self.forget_cached(tx)
 
     def revoke_all_of(
         self, tx: Tx, user_id: int, *, keep: int | None = None, sessions_only: bool = False
@@ -385,6 +402,7 @@ class TokenService:
         if sessions_only:
             query = query.where(tokens.c.kind == "jwt", tokens.c.name == "session")
         tx.execute(query.values(revoked_at=utcnow()))
+        self.forget_cached(tx)
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -51,9 +51,15 @@ def parse(body: bytes, factor: int, *, default_ts: int | None = None) -> Batch:
 
 # --- the vectorized path -------------------------------------------------------------------
 
+# escapes, strings, comments, and whitespace that `bytes.split` cuts at but the careful
+# parser keeps inside a value
+_REFUSED = (b"\\", b'"', b"#", b"\t", b"\r", b"\x0b", b"\x0c")
+
+
 def _parse_fast(body: bytes, factor: int) -> Batch | None:
-    """Every line `key fields ts`, no escapes, quotes, comments or blank lines; else None."""
-    if b"\\" in body or b'"' in body or b"#" in body or b"\n\n" in body or body[:1] == b"\n":
+    """Every line `key fields ts`, no escapes, quotes, comments, blank lines or tabs; else
+    None."""
+    if any(c in body for c in _REFUSED) or b"\n\n" in body or body[:1] == b"\n":
         return None
     arr = np.frombuffer(body, np.uint8)
     seps = np.flatnonzero((arr == 32) | (arr == 10))
@@ -68,36 +74,23 @@ def _parse_fast(body: bytes, factor: int) -> Batch | None:
     if len(tokens) != 3 * n:
         return None  # empty tokens (double spaces)
     keys, fieldsets, stamps = tokens[0::3], tokens[1::3], tokens[2::3]
-    try:
-        distinct = dict.fromkeys(stamps)  # lines of one write often share their timestamp
-        if len(distinct) * 2 < n:
-            as_int = {s: int(s) for s in distinct}
-            raw_ts = np.fromiter(map(as_int.__getitem__, stamps), np.int64, n)
-        else:
-            raw_ts = np.fromiter(map(int, stamps), np.int64, n)
-    except (ValueError, OverflowError):
+    raw_ts = _integers(stamps, seps[2::3] - seps[1::3] - 1)
+    if raw_ts is None:
         return None
     ts = _scale(raw_ts, factor)
     if ts is None:
         return None
     joined = b" ".join(fieldsets)
-    if b"," in joined:
-        pieces: list[bytes] = []
-        counts = np.empty(n, np.int64)
-        for i, fs in enumerate(fieldsets):
-            parts = fs.split(b",")
-            counts[i] = len(parts)
-            pieces.extend(parts)
-        joined = b" ".join(pieces)
-        line_of = np.repeat(np.arange(n), counts)
-    else:
-        counts = None
-        line_of = np.arange(n)
-    m = len(line_of)
-    if joined.count(b"=") != m:
-        return None
-    kv = joined.replace(b"=", b" ").split()
-    if len(kv) != 2 * m:
+    counts = None
+    if b"," in joined:  # fields per line, from where the commas fall between the lines
+        chars = np.frombuffer(joined, np.uint8)
+        line_ends = np.append(np.flatnonzero(chars == 32), len(chars))
+        commas = np.flatnonzero(chars == 44)
+        counts = np.diff(np.searchsorted(commas, line_ends), prepend=0) + 1
+        joined = joined.replace(b",", b" ")
+    kv = joined.replace(b" ", b"=").split(b"=")
+    m = len(kv) // 2
+    if len(kv) != 2 * m or (counts is None and m != n):
         return None
     names, raw_values = kv[0::2], kv[1::2]
     try:
@@ -108,35 +101,112 @@ def _parse_fast(body: bytes, factor: int) -> Batch | None:
             return None
     if not np.isfinite(values).all():
         return None
-    series_ts = ts[line_of]
-    key_index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-    key_of_line = np.fromiter(map(key_index.__getitem__, keys), np.int64, n)
-    name_index = {f: i for i, f in enumerate(dict.fromkeys(names))}
-    name_of_piece = np.fromiter(map(name_index.__getitem__, names), np.int64, m)
-    parsed_keys = [_split_key(k) for k in key_index]
-    names_text = [f.decode("utf-8", "replace") for f in name_index]
-    if any(k is None for k in parsed_keys) or any(x.lower() in RESERVED for x in names_text):
+    global _LAYOUT
+    layout = _LAYOUT
+    if layout is None or not layout.fits(keys, names, counts):
+        layout = _Layout.of(keys, names, counts)
+        if layout is None:
+            return None
+        _LAYOUT = layout
+    return layout.batch(ts, values)
+
+
+class _Layout:
+    """Where each value of a body goes: which series (block) and in what order. Built from
+    the lines' keys and field names, and kept for the next body, since a client usually
+    sends the same series in the same order every time (then only values and timestamps are
+    new, and grouping costs a list comparison)."""
+
+    def __init__(self, keys: list[bytes], names: list[bytes], counts: np.ndarray | None,
+                 line_of: np.ndarray, order: np.ndarray, starts: list[int], ends: list[int],
+                 series: list[tuple[str, str, dict[str, str]]]) -> None:
+        self.keys, self.names, self.counts = keys, names, counts
+        self.line_of, self.order, self.starts, self.ends = line_of, order, starts, ends
+        self.first = np.array(starts, np.int64)
+        self.series = series
+
+    def fits(self, keys: list[bytes], names: list[bytes], counts: np.ndarray | None) -> bool:
+        if (counts is None) != (self.counts is None):
+            return False
+        return (keys == self.keys and names == self.names
+                and (counts is None or np.array_equal(counts, self.counts)))
+
+    @classmethod
+    def of(cls, keys: list[bytes], names: list[bytes], counts: np.ndarray | None
+           ) -> _Layout | None:
+        n, m = len(keys), len(names)
+        line_of = np.arange(n) if counts is None else np.repeat(np.arange(n), counts)
+        key_index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        key_of_line = np.fromiter(map(key_index.__getitem__, keys), np.int64, n)
+        name_index = {f: i for i, f in enumerate(dict.fromkeys(names))}
+        if b"" in name_index:
+            return None
+        name_of_piece = np.fromiter(map(name_index.__getitem__, names), np.int64, m)
+        parsed_keys = [_split_key(k) for k in key_index]
+        names_text = [f.decode("utf-8", "replace") for f in name_index]
+        if any(k is None for k in parsed_keys) or any(x.lower() in RESERVED
+                                                      for x in names_text):
+            return None
+        # tags in another order name the same series: the careful parser groups those
+        if len({(m, tuple(sorted(t.items()))) for m, t in parsed_keys}) < len(parsed_keys):  # type: ignore[misc]
+            return None
+        code = key_of_line[line_of] * len(name_index) + name_of_piece
+        order = np.argsort(code, kind="stable")
+        code_sorted = code[order]
+        bounds = (np.flatnonzero(np.diff(code_sorted)) + 1).tolist()
+        starts, ends = [0, *bounds], [*bounds, m]
+        series = []
+        for s in starts:
+            c = int(code_sorted[s])
+            measurement, tags = parsed_keys[c // len(name_index)]  # type: ignore[misc]
+            series.append((measurement, names_text[c % len(name_index)], tags))
+        return cls(keys, names, counts, line_of, order, starts, ends, series)
+
+    def batch(self, ts: np.ndarray, values: np.ndarray) -> Batch:
+        grouped_ts, grouped_values = ts[self.line_of][self.order], values[self.order]
+        # one vectorized check of every series at once: increasing within each group
+        rising = np.ones(len(grouped_ts), dtype=bool)
+        rising[1:] = grouped_ts[1:] > grouped_ts[:-1]
+        rising[self.first] = True
+        ordered = np.logical_and.reduceat(rising, self.first).tolist()
+        batch = Batch()
+        for (measurement, name, tags), s, e, ok in zip(self.series, self.starts, self.ends,
+                                                       ordered, strict=True):
+            batch.blocks.append(Block(ts=grouped_ts[s:e], values=grouped_values[s:e],
+                                      device=measurement, series=name,
+                                      tags=dict(tags) or None, ordered=ok))
+        return batch
+
+
+_LAYOUT: _Layout | None = None
+
+
+def _integers(tokens: list[bytes], widths: np.ndarray) -> np.ndarray | None:
+    """int64 of decimal tokens: as a digit matrix when all are as wide (timestamps usually
+    are), else one by one (once per distinct token); None if one is not an integer."""
+    n = len(tokens)
+    width = len(tokens[0])
+    if 0 < width <= 19 and (widths == width).all():
+        digits = (np.frombuffer(b"".join(tokens), np.uint8) - np.uint8(48)).reshape(n, width)
+        if width <= 15 and (digits <= 9).all():
+            return (digits.astype(np.float64) @ _POW10[width - 1::-1]).astype(np.int64)
+        if (digits <= 9).all():
+            # two dot products, each exact in float64 (below 2**53), joined as integers
+            high = digits[:, :-9].astype(np.float64) @ _POW10[width - 10::-1]
+            low = digits[:, -9:].astype(np.float64) @ _POW10[8::-1]
+            if width < 19 or high.max() <= (2**63 - 1) // 10**9 - 1:
+                return high.astype(np.int64) * 10**9 + low.astype(np.int64)
+    try:
+        distinct = dict.fromkeys(tokens)  # lines of one write often share their timestamp
+        if len(distinct) * 2 < n:
+            as_int = {s: int(s) for s in distinct}
+            return np.fromiter(map(as_int.__getitem__, tokens), np.int64, n)
+        return np.fromiter(map(int, tokens), np.int64, n)
+    except (ValueError, OverflowError):
         return None
-    code = key_of_line[line_of] * len(name_index) + name_of_piece
-    order = np.argsort(code, kind="stable")
-    code_sorted = code[order]
-    bounds = np.flatnonzero(np.diff(code_sorted)) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [m]))
-    grouped_ts, grouped_values = series_ts[order], values[order]
-    # one vectorized check of every series at once: increasing within each group
-    rising = np.ones(m, dtype=bool)
-    rising[1:] = grouped_ts[1:] > grouped_ts[:-1]
-    rising[starts] = True
-    ordered_groups = np.logical_and.reduceat(rising, starts) if m else np.ones(0, bool)
-    batch = Batch()
-    for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        c = int(code_sorted[s])
-        measurement, tags = parsed_keys[c // len(name_index)]  # type: ignore[misc]
-        batch.blocks.append(Block(ts=grouped_ts[s:e], values=grouped_values[s:e],
-                                  device=measurement, series=names_text[c % len(name_index)],
-                                  tags=tags or None, ordered=bool(ordered_groups[g])))
-    return batch
+
+
+_POW10 = 10.0 ** np.arange(19)
 
 
 def _scale(raw: np.ndarray, factor: int) -> np.ndarray | None:

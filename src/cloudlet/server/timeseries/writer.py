@@ -75,7 +75,7 @@ class Writer:
         self.streams = streams
         self.events = events
         self.max_queued = max_queued
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # C: no Condition
         self._queued = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -174,12 +174,15 @@ class Writer:
                 raise
             log.exception("point write transaction failed")
             return
+        announced: dict[int, list[tuple[Written, Any, Any]]] = {}
         for job, result, error in outcomes:
             if error is not None:
                 job.future.set_exception(error)
             else:
                 job.future.set_result(result["answer"])
-                self._publisher.submit(self._announce, job.project_id, result["written"])
+                announced.setdefault(job.project_id, []).extend(result["written"])
+        for project_id, written in announced.items():  # one announcement per commit group
+            self._publisher.submit(self._announce, project_id, written)
 
     def _attempt(self, tx: Tx, job: Job) -> tuple[Any, BaseException | None]:
         for attempt in (1, 2):
@@ -272,17 +275,32 @@ class Writer:
         return stream_id
 
     def _announce(self, project_id: int, written: list[tuple[Written, Any, Any]]) -> None:
-        """`stream.data` on each stream's topic, and one summary of the write on the
-        project's topic. Runs on the publisher thread, after the acknowledgement."""
-        summaries = []
+        """`stream.data` on each stream's topic, and one summary on the project's topic, for
+        all the requests of one commit group (a stream written by several of them gets one
+        event that sums them up). Runs on the publisher thread, after the acknowledgement."""
+        per_stream: dict[int, dict[str, Any]] = {}
         for w, info, points in written:
-            data: dict[str, Any] = {**info, "count": w.count, "first": w.first,
-                                    "last": w.last}
-            if points is not None:
-                data["points"] = [[t, v] for t, v in zip(points.ts.tolist(),
-                                                         points.values.tolist(), strict=True)]
-            self.events.publish(f"stream:{info['stream']}", "stream.data", data)
-            summaries.append(data)
+            pairs = None if points is None else [
+                [t, v] for t, v in zip(points.ts.tolist(), points.values.tolist(), strict=True)]
+            data = per_stream.get(w.stream_id)
+            if data is None:
+                data = per_stream[w.stream_id] = {**info, "count": w.count, "first": w.first,
+                                                  "last": w.last}
+                if pairs is not None:
+                    data["points"] = pairs
+                continue
+            data["count"] += w.count
+            data["first"] = min(data["first"], w.first)
+            data["last"] = max(data["last"], w.last)
+            if pairs is not None and "points" in data and data["count"] <= SMALL_BATCH:
+                data["points"] = data["points"] + pairs
+            else:
+                data.pop("points", None)
+        summaries = list(per_stream.values())
+        if not summaries:
+            return
+        for data in summaries:
+            self.events.publish(f"stream:{data['stream']}", "stream.data", data)
         self.events.publish(f"project:{project_id}", "stream.data", {
             "project_id": project_id, "count": sum(s["count"] for s in summaries),
             "first": min(s["first"] for s in summaries),

@@ -1,0 +1,82 @@
+"""Recently resolved tokens, so that a client sending batch after batch is not looked up in
+the database for every request.
+
+An entry lives `TTL` seconds at most and never past the token's expiry. Revoking anything in
+this process (a token, all of a user's, a user's rights) empties the cache before and after
+the commit; other workers hear of it through the event bus (`REVOCATIONS`) and empty theirs,
+and the TTL bounds what a lost bus message could cost. A generation counter keeps a lookup
+that raced with a revocation from storing what it read before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from datetime import datetime
+
+from cloudlet.server.core.principal import Principal
+from cloudlet.server.events.bus import Bus, Subscriber
+
+TTL = 2.0  # seconds
+MAX_ENTRIES = 10_000
+REVOCATIONS = "tokens:revoked"  # internal topic: no client can follow it
+
+
+class PrincipalCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal, datetime | None]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get(self, credential: str, now: datetime) -> Principal | None:
+        entry = self._entries.get(credential)
+        if entry is None:
+            return None
+        stored, principal, expires_at = entry
+        if time.monotonic() - stored > TTL or (expires_at is not None and expires_at <= now):
+            self._entries.pop(credential, None)
+            return None
+        return principal
+
+    def generation(self) -> int:
+        """Read before looking a token up; `put` stores only if nothing was revoked since."""
+        return self._generation
+
+    def put(self, credential: str, principal: Principal, expires_at: datetime | None,
+            generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[credential] = (time.monotonic(), principal, expires_at)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+async def follow_revocations(bus: Bus, cache: PrincipalCache) -> asyncio.Task[None]:
+    """Empty `cache` whenever any worker revokes something; runs until cancelled."""
+
+    async def listen() -> None:
+        while True:
+            subscriber = Subscriber(256)
+            await bus.subscribe(REVOCATIONS, subscriber)
+            try:
+                while await subscriber.get() is not None:
+                    cache.clear()
+            finally:
+                await bus.unsubscribe(REVOCATIONS, subscriber)
+            cache.clear()  # overflowed: something was missed, so forget everything
+
+    return asyncio.get_running_loop().create_task(listen())
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
