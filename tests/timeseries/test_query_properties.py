@@ -10,7 +10,7 @@ limit (JSON pages followed through `next` and back through `previous`), and ever
 every aggregate (buckets aligned to the Unix epoch, UTC). A second test draws whole point
 sets, each into a fresh project.
 
-The expected answers follow QUERY_WIRE.md: value filters and start/end select raw points;
+The expected answers follow docs/queries.md: value filters and start/end select raw points;
 lastn keeps the N latest of them per stream; rows go by (time, stream) ascending, or that
 order reversed for desc; a bucket starts at floor(t / every) * every and its
 `output_value` is the aggregate of the points' output values (value * m / d + o).

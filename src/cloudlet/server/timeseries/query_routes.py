@@ -1,6 +1,6 @@
 """Native routes of the query API: points of a stream or across a project's streams (JSON
 pages with keyset cursors; NDJSON, CSV, Arrow and Parquet streamed), the accumulation report,
-and a stream event's file. The wire contract is QUERY_WIRE.md; the rules live in
+and a stream event's file. The wire contract is docs/queries.md; the rules live in
 `QueryService` and `ReportService`, the encodings in `formats`.
 
 Parameters are read as text and checked here, so a bad one answers 400 problem+json."""
@@ -149,7 +149,7 @@ class PointParams:
 def stream_points(stream: str, request: Request, caller: Caller, services: Svc,
                   params: Annotated[PointParams, Depends()]) -> Response:
     """One stream's points: filters, lastn, downsampling, in JSON pages or streamed as
-    NDJSON, CSV, Arrow or Parquet (QUERY_WIRE.md)."""
+    NDJSON, CSV, Arrow or Parquet (docs/queries.md)."""
     return _points(request, services, caller, {"streams": (stream,)}, params)
 
 
