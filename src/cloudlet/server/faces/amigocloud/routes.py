@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +20,7 @@ from cloudlet.server.datasets import upload
 from cloudlet.server.datasets.imports import ImportSource
 from cloudlet.server.datasets.readers.formats import check_filename
 from cloudlet.server.faces.amigocloud import shapes
+from cloudlet.server.faces.app import json_object
 from cloudlet.server.services import Services
 
 router = APIRouter(prefix="/api/v1")
@@ -92,13 +92,7 @@ async def _body(request: Request) -> dict[str, Any]:
     if kind == "application/x-www-form-urlencoded":
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise Invalid(f"The request body is not valid JSON: {error}.") from None
-    if not isinstance(parsed, dict):
-        raise Invalid("The request body must be a JSON object.")
-    return parsed
+    return json_object(raw)
 
 
 def _owner(project: dict[str, Any], fallback: int) -> int:
