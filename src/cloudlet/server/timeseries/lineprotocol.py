@@ -58,53 +58,71 @@ _REFUSED = (b"\\", b'"', b"#", b"\t", b"\r", b"\x0b", b"\x0c")
 
 def _parse_fast(body: bytes, factor: int) -> Batch | None:
     """Every line `key fields ts`, no escapes, quotes, comments, blank lines or tabs; else
-    None."""
+    None. Works on byte positions: Python objects are made only for what numpy can't
+    read (values that aren't plain decimals, timestamps of varying width) and for a body
+    whose shape differs from the previous one's."""
     if any(c in body for c in _REFUSED) or b"\n\n" in body or body[:1] == b"\n":
         return None
     arr = np.frombuffer(body, np.uint8)
-    seps = np.flatnonzero((arr == 32) | (arr == 10))
-    if len(seps) % 3:
+    seps = np.flatnonzero(arr <= 32)  # ' ' and '\n' (other whitespace was refused)
+    if len(seps) % 3 or not len(seps):
         return None
     kinds = arr[seps]
     if not ((kinds[0::3] == 32).all() and (kinds[1::3] == 32).all()
             and (kinds[2::3] == 10).all()):
         return None
-    tokens = body.split()
-    n = len(seps) // 3
-    if len(tokens) != 3 * n:
-        return None  # empty tokens (double spaces)
-    keys, fieldsets, stamps = tokens[0::3], tokens[1::3], tokens[2::3]
-    raw_ts = _integers(stamps, seps[2::3] - seps[1::3] - 1)
+    key_end, field_end, line_end = seps[0::3], seps[1::3], seps[2::3]
+    line_start = np.empty_like(line_end)
+    line_start[0] = 0
+    line_start[1:] = line_end[:-1] + 1
+    if ((key_end <= line_start).any() or (field_end - key_end < 2).any()
+            or (line_end - field_end < 2).any()):
+        return None  # an empty token (a double space)
+    # '=' and ',' by section: the nth separator ends the key (n % 3 == 0), the fields (1)
+    # or the timestamp (2)
+    eqs, commas = np.flatnonzero(arr == 61), np.flatnonzero(arr == 44)
+    eq_section = np.searchsorted(seps, eqs) % 3
+    comma_section = np.searchsorted(seps, commas) % 3
+    if (eq_section == 2).any() or (comma_section == 2).any():
+        return None
+    eqs, commas = eqs[eq_section == 1], commas[comma_section == 1]
+    value_end = np.sort(np.concatenate([commas, field_end]))  # ',' or ' ' after a value
+    name_start = np.sort(np.concatenate([commas, key_end])) + 1
+    if len(eqs) != len(value_end) or (eqs <= name_start).any() or (
+            value_end - eqs < 2).any():
+        return None  # a piece without exactly one '=', an empty name or value
+    n, m = len(line_end), len(eqs)
+    counts = None if m == n else np.diff(np.searchsorted(eqs, field_end), prepend=0)
+    raw_ts = _integers(body, arr, field_end + 1, line_end)
     if raw_ts is None:
         return None
     ts = _scale(raw_ts, factor)
     if ts is None:
         return None
-    joined = b" ".join(fieldsets)
-    counts = None
-    if b"," in joined:  # fields per line, from where the commas fall between the lines
-        chars = np.frombuffer(joined, np.uint8)
-        line_ends = np.append(np.flatnonzero(chars == 32), len(chars))
-        commas = np.flatnonzero(chars == 44)
-        counts = np.diff(np.searchsorted(commas, line_ends), prepend=0) + 1
-        joined = joined.replace(b",", b" ")
-    kv = joined.replace(b" ", b"=").split(b"=")
-    m = len(kv) // 2
-    if len(kv) != 2 * m or (counts is None and m != n):
-        return None
-    names, raw_values = kv[0::2], kv[1::2]
-    try:
-        values = np.fromiter(map(float, raw_values), np.float64, m)
-    except ValueError:
-        values = _typed_values(raw_values)
-        if values is None:
-            return None
+    values = _decimals(arr, eqs + 1, value_end)
+    if values is None:
+        raw_values = [body[s:e] for s, e in zip((eqs + 1).tolist(), value_end.tolist(),
+                                                strict=True)]
+        try:
+            values = np.fromiter(map(float, raw_values), np.float64, m)
+        except ValueError:
+            values = _typed_values(raw_values)
+            if values is None:
+                return None
     if not np.isfinite(values).all():
         return None
+    # the shape (the body less its values and timestamps): every key with its ' ', every
+    # field name with its '=', and how many fields each line has
+    shape = _gather(arr, np.concatenate([line_start, name_start]),
+                    np.concatenate([key_end, eqs]) + 1).tobytes()
+    if counts is not None:
+        shape += counts.tobytes()
     global _LAYOUT
     layout = _LAYOUT
-    if layout is None or not layout.fits(keys, names, counts):
-        layout = _Layout.of(keys, names, counts)
+    if layout is None or layout.shape != shape:
+        keys = [body[s:e] for s, e in zip(line_start.tolist(), key_end.tolist(), strict=True)]
+        names = [body[s:e] for s, e in zip(name_start.tolist(), eqs.tolist(), strict=True)]
+        layout = _Layout.of(shape, keys, names, counts)
         if layout is None:
             return None
         _LAYOUT = layout
@@ -114,26 +132,21 @@ def _parse_fast(body: bytes, factor: int) -> Batch | None:
 class _Layout:
     """Where each value of a body goes: which series (block) and in what order. Built from
     the lines' keys and field names, and kept for the next body, since a client usually
-    sends the same series in the same order every time (then only values and timestamps are
-    new, and grouping costs a list comparison)."""
+    sends the same series in the same order every time: then only values and timestamps are
+    new, and grouping costs one comparison of the bodies' shapes (each body less its values
+    and timestamps)."""
 
-    def __init__(self, keys: list[bytes], names: list[bytes], counts: np.ndarray | None,
-                 line_of: np.ndarray, order: np.ndarray, starts: list[int], ends: list[int],
+    def __init__(self, shape: bytes, line_of: np.ndarray, order: np.ndarray,
+                 starts: list[int], ends: list[int],
                  series: list[tuple[str, str, dict[str, str]]]) -> None:
-        self.keys, self.names, self.counts = keys, names, counts
+        self.shape = shape
         self.line_of, self.order, self.starts, self.ends = line_of, order, starts, ends
         self.first = np.array(starts, np.int64)
         self.series = series
 
-    def fits(self, keys: list[bytes], names: list[bytes], counts: np.ndarray | None) -> bool:
-        if (counts is None) != (self.counts is None):
-            return False
-        return (keys == self.keys and names == self.names
-                and (counts is None or np.array_equal(counts, self.counts)))
-
     @classmethod
-    def of(cls, keys: list[bytes], names: list[bytes], counts: np.ndarray | None
-           ) -> _Layout | None:
+    def of(cls, shape: bytes, keys: list[bytes], names: list[bytes],
+           counts: np.ndarray | None) -> _Layout | None:
         n, m = len(keys), len(names)
         line_of = np.arange(n) if counts is None else np.repeat(np.arange(n), counts)
         key_index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
@@ -160,7 +173,7 @@ class _Layout:
             c = int(code_sorted[s])
             measurement, tags = parsed_keys[c // len(name_index)]  # type: ignore[misc]
             series.append((measurement, names_text[c % len(name_index)], tags))
-        return cls(keys, names, counts, line_of, order, starts, ends, series)
+        return cls(shape, line_of, order, starts, ends, series)
 
     def batch(self, ts: np.ndarray, values: np.ndarray) -> Batch:
         grouped_ts, grouped_values = ts[self.line_of][self.order], values[self.order]
@@ -181,13 +194,16 @@ class _Layout:
 _LAYOUT: _Layout | None = None
 
 
-def _integers(tokens: list[bytes], widths: np.ndarray) -> np.ndarray | None:
-    """int64 of decimal tokens: as a digit matrix when all are as wide (timestamps usually
-    are), else one by one (once per distinct token); None if one is not an integer."""
-    n = len(tokens)
-    width = len(tokens[0])
+def _integers(body: bytes, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
+              ) -> np.ndarray | None:
+    """int64 of the decimal tokens body[starts:ends]: as a digit matrix when all are as wide
+    (timestamps usually are), else one by one (once per distinct token); None if one is not
+    an integer."""
+    n = len(starts)
+    widths = ends - starts
+    width = int(widths[0])
     if 0 < width <= 19 and (widths == width).all():
-        digits = (np.frombuffer(b"".join(tokens), np.uint8) - np.uint8(48)).reshape(n, width)
+        digits = arr[starts[:, None] + _OFFSETS[:width]] - np.uint8(48)
         if width <= 15 and (digits <= 9).all():
             return (digits.astype(np.float64) @ _POW10[width - 1::-1]).astype(np.int64)
         if (digits <= 9).all():
@@ -196,6 +212,7 @@ def _integers(tokens: list[bytes], widths: np.ndarray) -> np.ndarray | None:
             low = digits[:, -9:].astype(np.float64) @ _POW10[8::-1]
             if width < 19 or high.max() <= (2**63 - 1) // 10**9 - 1:
                 return high.astype(np.int64) * 10**9 + low.astype(np.int64)
+    tokens = [body[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
     try:
         distinct = dict.fromkeys(tokens)  # lines of one write often share their timestamp
         if len(distinct) * 2 < n:
@@ -206,6 +223,43 @@ def _integers(tokens: list[bytes], widths: np.ndarray) -> np.ndarray | None:
         return None
 
 
+def _decimals(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """float64 of plain decimal tokens arr[starts:ends] (`-12.5`, `3`, `.5`: at most 15
+    digits, no exponent), exactly as `float()` reads them: the digits make an integer
+    below 2**53 and the power of ten is exact, so one division rounds correctly. None when
+    a token is anything else."""
+    lengths = ends - starts
+    firsts = np.cumsum(lengths) - lengths  # where each token starts among the gathered chars
+    token_of = np.repeat(np.arange(len(starts)), lengths)
+    chars = _gather(arr, starts, ends)
+    digits = chars - np.uint8(48)
+    is_digit = digits <= 9
+    is_dot = chars == 46
+    minus = chars == 45
+    if not (is_digit | is_dot | minus).all() or minus.sum() != minus[firsts].sum():
+        return None
+    n_digits = np.add.reduceat(is_digit, firsts, dtype=np.int64)
+    if (n_digits < 1).any() or (n_digits > 15).any() or (
+            np.add.reduceat(is_dot, firsts, dtype=np.int64) > 1).any():
+        return None
+    seen = np.cumsum(is_digit, dtype=np.int64)
+    after = seen[firsts + lengths - 1][token_of] - seen  # digits right of each char
+    mantissa = np.add.reduceat(np.where(is_digit, digits * _POW10_INT[np.minimum(after, 18)],
+                                        0), firsts)
+    scale = np.add.reduceat(np.where(is_dot, after, 0), firsts)
+    values = mantissa.astype(np.float64) / _POW10[scale]
+    return np.where(minus[firsts], -values, values)
+
+
+def _gather(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """arr[starts[0]:ends[0]] + arr[starts[1]:ends[1]] + …, in one gather."""
+    lengths = ends - starts
+    firsts = np.cumsum(lengths) - lengths
+    return arr[np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))]
+
+
+_OFFSETS = np.arange(19)
+_POW10_INT = 10 ** np.arange(19, dtype=np.int64)
 _POW10 = 10.0 ** np.arange(19)
 
 
