@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,10 @@ values = st.one_of(
     st.integers(-10**20, 10**20).map(lambda i: f"{i}i"),
     st.integers(-10**20, 10**20).map(lambda i: f"{i}u"),
     st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+    # plain decimals of every width around the 15 digits the vectorized reader takes
+    st.tuples(st.integers(-10**18, 10**18), st.integers(0, 18)).map(
+        lambda p: f"{'-' if p[0] < 0 else ''}{abs(p[0]) // 10**p[1]}."
+                  f"{abs(p[0]) % 10**p[1]:0{p[1]}d}" if p[1] else str(p[0])),
     st.sampled_from(["1.", ".5", "-0", "-0.0", "-0i", "0u", "1e3", "1E-2", "t", "true",
                      "False", "1_0", "+1", "-", ".", "", "nan", "inf", "1.5i", "0x10",
                      "12345678901234567", "0.1234567890123456789", '"s"', "1,2"]),
@@ -92,6 +97,8 @@ def fast(body: bytes, factor: int) -> Batch | None:
 @example(b"m,a=1,b=2 v=1 2\nm,b=2,a=1 v=2 2\n", 1)
 @example(b"m v=-0i,w=-0,x=-0.0,y=0.1 5\n", 1)
 @example(b"m v=1 9223372036854775807\n", -1_000)
+@example(b"m v=.5,w=-.25,x=5.,y=123456789012345,z=0.000000000000001 1\n", 1)
+@example(b"m v=1234567890123456,w=9007199254740993 1\n", 1)
 def test_the_fast_parser_agrees_with_the_careful_one(body: bytes, factor: int) -> None:
     expected = careful(body.replace(b"\r\n", b"\n"), factor)
     got = fast(body, factor)
@@ -120,3 +127,28 @@ def test_error_messages_come_from_the_careful_parser() -> None:
         assert [e["where"] for e in error.extra["errors"]] == ["line 2", "line 3"]  # type: ignore[attr-defined]
     else:
         raise AssertionError("bad lines were accepted")
+
+
+decimal_texts = st.one_of(
+    st.tuples(st.integers(-10**17, 10**17), st.integers(0, 17)).map(
+        lambda p: f"{'-' if p[0] < 0 else ''}{abs(p[0]) // 10**p[1]}."
+                  f"{abs(p[0]) % 10**p[1]:0{p[1]}d}" if p[1] else str(p[0])),
+    st.sampled_from([".5", "-.5", "5.", "-0", "0.0", "1e3", "+1", "-", ".", "1.2.3", "--1",
+                     "1-", "007", "1_0"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(decimal_texts, min_size=1, max_size=30))
+@example(["0.1", "123456789012345", "-999999999999.999", "0.000000000000001"])
+def test_the_vectorized_decimal_reader_reads_as_float_does(texts: list[str]) -> None:
+    body = " ".join(texts).encode()
+    arr = np.frombuffer(body, np.uint8)
+    ends = np.cumsum([len(t) + 1 for t in texts]) - 1
+    starts = ends - np.array([len(t) for t in texts])
+    got = lineprotocol._decimals(arr, starts, ends)
+    if got is None:  # something it leaves to float(): never a plain short decimal
+        assert any(len(t.lstrip("-").replace(".", "")) > 15 or not t.lstrip("-").replace(
+            ".", "", 1).isdigit() or t.count("-") > 1 or t.rfind("-") > 0 for t in texts)
+        return
+    assert [struct.pack("<d", v) for v in got] == [struct.pack("<d", float(t)) for t in texts]
