@@ -184,3 +184,34 @@ def test_requests_committed_together_are_announced_together(project: Project) ->
     assert max(s["last"] for s in summaries) == 30_000_000
     assert sorted(p for s in summaries for p in s["points"]) == [
         [10_000_000, 5.0], [20_000_000, 10.0], [30_000_000, 15.0]]
+
+
+def test_rights_changes_apply_to_the_very_next_write(project: Project, other_user: TestUser
+                                                     ) -> None:
+    """Writers' rights are remembered between batches, and forgotten by every change of
+    membership or role: of the project, and of the org that owns it."""
+    token = other_user.api_token(scope="write")
+    me = project.user.client()
+    members = f"/projects/{project.id}/members"
+    assert me.post(members, json={"username": other_user.username, "role": "write"}
+                   ).status_code == 201
+    assert project.lines("d x=1 1\n", token, precision="s").status_code == 204
+    assert project.lines("d x=2 2\n", token, precision="s").status_code == 204  # from the cache
+    assert me.patch(f"{members}/{other_user.username}", json={"role": "read"}
+                    ).status_code == 200
+    assert project.lines("d x=3 3\n", token, precision="s").status_code == 403
+    assert me.delete(f"{members}/{other_user.username}").status_code == 204
+    assert project.lines("d x=4 4\n", token, precision="s").status_code == 404
+
+    org = me.post("/orgs", json={"name": f"org {project.id}"}).json()["slug"]
+    in_org = me.post("/projects", json={"name": "in org", "org": org}).json()["id"]
+    org_members = f"/orgs/{org}/members"
+    assert me.post(org_members, json={"username": other_user.username, "role": "admin"}
+                   ).status_code == 201
+    with other_user.client(token) as c:
+        write = f"/projects/{in_org}/write?precision=s"
+        assert c.post(write, content=b"d x=1 1\n").status_code == 204
+        assert me.delete(f"{org_members}/{other_user.username}").status_code == 204
+        assert c.post(write, content=b"d x=2 2\n").status_code == 404
+    me.close()
+    assert project.points("d", "x") == [[1_000_000, 1.0], [2_000_000, 2.0]]

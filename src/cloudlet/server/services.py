@@ -74,6 +74,8 @@ class Services:
             db, projects, events, secret_key=settings.secret_key,
             touch_interval=settings.token_touch_interval,
         )
+        orgs.on_rights_changed(tokens.forget_cached)
+        projects.on_rights_changed(tokens.forget_cached)
         topics.register("user", user_topic)
         topics.register("project", projects.topic)
         storage = make_storage(settings, db)
@@ -140,7 +142,7 @@ class Services:
             events=events,
             devices=devices,
             streams=streams,
-            ingest=IngestService(db, projects, devices, streams, store, writer),
+            ingest=IngestService(db, projects, devices, streams, store, writer, tokens.cache),
             stream_events=StreamEventService(db, streams, events),
             files=files,
             datasets=datasets,

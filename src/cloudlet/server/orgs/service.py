@@ -8,6 +8,7 @@ An org never loses its last owner; a personal org can't be deleted.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -40,6 +41,16 @@ class OrgService:
         self.db = db
         self.users = users
         self.events = events
+        self._rights_hooks: list[Callable[[Tx], None]] = []
+
+    def on_rights_changed(self, hook: Callable[[Tx], None]) -> None:
+        """Run `hook(tx)` in every transaction that changes who may do what in an org's
+        projects (members, roles, deletion), so caches of rights can forget them."""
+        self._rights_hooks.append(hook)
+
+    def _rights_changed(self, tx: Tx) -> None:
+        for hook in self._rights_hooks:
+            hook(tx)
 
     # --- building blocks other services compose into their own transactions -------------
 
@@ -185,6 +196,7 @@ class OrgService:
             if org["personal_user_id"] is not None:
                 raise Conflict("A personal org can't be deleted.")
             self._announce(tx, org, "org.deleted")
+            self._rights_changed(tx)
             tx.execute(delete(orgs).where(orgs.c.id == org["id"]))
 
     # --- members ---------------------------------------------------------------------------
@@ -225,6 +237,7 @@ class OrgService:
                     org_id=org["id"], user_id=user["id"], role=role, created_at=now
                 )
             )
+            self._rights_changed(tx)
             self._announce(tx, org, "org.member_added", user=user, role=role)
             return {"id": user["id"], "username": user["username"], "role": role,
                     "created_at": now}
@@ -245,6 +258,7 @@ class OrgService:
                 .where(org_members.c.org_id == org["id"], org_members.c.user_id == user["id"])
                 .values(role=role)
             )
+            self._rights_changed(tx)
             self._announce(tx, org, "org.member_updated", user=user, role=role)
             row = tx.execute(
                 select(org_members.c.created_at).where(
@@ -267,6 +281,7 @@ class OrgService:
                     self._require_role(principal, org, "owner", "remove an owner")
             if current == "owner":
                 self._keep_an_owner(tx.conn, org)
+            self._rights_changed(tx)
             self._announce(tx, org, "org.member_removed", user=user, role=None)
             tx.execute(
                 delete(org_members).where(

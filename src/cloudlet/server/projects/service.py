@@ -63,12 +63,22 @@ class ProjectService:
         self.users = users
         self.events = events
         self._delete_hooks: list[Callable[[Tx, dict[str, Any]], None]] = []
+        self._rights_hooks: list[Callable[[Tx], None]] = []
 
     def on_delete(self, hook: Callable[[Tx, dict[str, Any]], None]) -> None:
         """Run `hook(tx, project)` inside the transaction that deletes a project, so other
         domains remove what they keep outside its rows (dataset schemas, files) without
         this domain knowing them."""
         self._delete_hooks.append(hook)
+
+    def on_rights_changed(self, hook: Callable[[Tx], None]) -> None:
+        """Run `hook(tx)` in every transaction that changes who may do what in a project
+        (members, roles, deletion), so caches of rights can forget them."""
+        self._rights_hooks.append(hook)
+
+    def _rights_changed(self, tx: Tx) -> None:
+        for hook in self._rights_hooks:
+            hook(tx)
 
     # --- resolving and authorizing: what every other domain calls ------------------------
 
@@ -257,6 +267,7 @@ class ProjectService:
             self._announce(tx, project, "project.deleted")
             for hook in self._delete_hooks:
                 hook(tx, project)
+            self._rights_changed(tx)
             tx.execute(delete(projects).where(projects.c.id == project["id"]))
 
     # --- members ---------------------------------------------------------------------------
@@ -343,6 +354,7 @@ class ProjectService:
         self, tx: Tx, project: dict[str, Any], event: str, user: dict[str, Any],
         role: str | None,
     ) -> None:
+        self._rights_changed(tx)
         data = {"project_id": project["id"], "user_id": user["id"],
                 "username": user["username"], "role": role}
         self.events.publish_after(tx, f"project:{project['id']}", event, data)

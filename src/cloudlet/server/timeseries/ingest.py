@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cloudlet.gid import GidError, StreamSlug
+from cloudlet.server.accounts.principal_cache import PrincipalCache
 from cloudlet.server.core.db import Database
 from cloudlet.server.core.errors import Invalid, NotFound, PermissionDenied
 from cloudlet.server.core.principal import Level, Principal
@@ -34,8 +35,10 @@ OWN_DEVICE_ONLY = "A device token writes only its own device's streams."
 
 class IngestService:
     def __init__(self, db: Database, projects: ProjectService, devices: DeviceService,
-                 streams: StreamService, store: PointStore, writer: Writer) -> None:
+                 streams: StreamService, store: PointStore, writer: Writer,
+                 rights: PrincipalCache) -> None:
         self.db = db
+        self.rights = rights  # who may write where, remembered as briefly as principals are
         self.projects = projects
         self.devices = devices
         self.streams = streams
@@ -61,15 +64,11 @@ class IngestService:
     def submit(self, principal: Principal, project_ref: str | int, batch: Batch, *,
                device: str | None = None) -> Future[dict[str, Any]]:
         """Authorize and resolve (in the calling thread), then queue for the writer."""
+        own: int | None = principal.device_id
         with self.db.read() as conn:
-            project = self.projects.authorize(conn, principal, project_ref, Level.READ)
-            own: int | None = principal.device_id
-            if own is not None:
-                principal.require_scope(Level.WRITE, "writing points")
-                if self.devices.by_id(conn, own) is None:
-                    raise NotFound("This token's device no longer exists.")
-            elif project["access"] < Level.WRITE:
-                self.projects.authorize(conn, principal, project["id"], Level.WRITE)
+            project = self._writable(conn, principal, project_ref)
+            if own is not None and self.devices.by_id(conn, own) is None:
+                raise NotFound("This token's device no longer exists.")
             parts = [self._part(conn, principal, project["id"], block, device)
                      for block in batch.blocks if len(block.ts)]
         job = Job(project_id=project["id"], user_id=principal.user_id, register=own is None,
@@ -78,6 +77,23 @@ class IngestService:
             job.future.set_result({"points": 0, "streams": [], "devices_registered": []})
             return job.future
         return self.writer.submit(job)
+
+    def _writable(self, conn: Connection, principal: Principal, ref: str | int
+                  ) -> dict[str, Any]:
+        """The project, if the caller may write points into it (a device token: into its
+        own device's streams); a success is remembered briefly (see principal_cache)."""
+        key = ("write points", principal, str(ref))
+        project: dict[str, Any] | None = self.rights.rights(key)
+        if project is not None:
+            return project
+        generation = self.rights.generation()
+        project = self.projects.authorize(conn, principal, ref, Level.READ)
+        if principal.device_id is not None:
+            principal.require_scope(Level.WRITE, "writing points")
+        elif project["access"] < Level.WRITE:
+            self.projects.authorize(conn, principal, project["id"], Level.WRITE)
+        self.rights.put_rights(key, project, generation)
+        return project
 
     def _part(self, conn: Connection, principal: Principal, project_id: int, block: Any,
               default_device: str | None) -> Part:
