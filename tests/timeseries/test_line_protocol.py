@@ -141,3 +141,32 @@ def test_an_overloaded_writer_answers_429_with_retry_after(launch) -> None:  # t
     assert second.status_code == 429, second.text
     assert int(second.headers["Retry-After"]) >= 1
     assert first[0].status_code == 204
+
+
+def test_write_paths_answer_as_the_rest_of_the_api(project: Project) -> None:
+    """The write paths run below the framework's stack; what a client sees is unchanged:
+    the first of a repeated parameter wins, native errors are problem+json (401 with its
+    challenge), other methods and slashes get the framework's answers, and the OpenAPI
+    document still lists every write path."""
+    url, token = project.server.url, project.user.api_token(scope="write")
+    auth = {"Authorization": f"Bearer {token}"}
+    first_wins = httpx.post(f"{url}/write?db={project.id}&db=999999&precision=s",
+                            headers=auth, content=b"dup v=1 1\n")
+    assert first_wins.status_code == 204
+    assert first_wins.headers["X-Influxdb-Version"]
+    native = f"{project.server.api}/projects/{project.id}"
+    assert httpx.post(f"{native}/write?precision=s&precision=bogus", headers=auth,
+                      content=b"dup w=1 1\n").status_code == 204
+    assert {s["series"] for s in project.streams(device="dup")} == {"v", "w"}
+    anonymous = httpx.post(f"{native}/write", content=b"dup v=1 1\n")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    bad = httpx.post(f"{native}/points?precision=fortnights", headers=auth, json={})
+    assert bad.status_code == 400 and "precision" in bad.json()["detail"]
+    assert httpx.get(f"{native}/write", headers=auth).status_code == 405
+    assert httpx.post(f"{url}/write/", headers=auth, content=b"dup v=1 1\n").status_code in (
+        307, 404)
+    paths = httpx.get(f"{project.server.api}/openapi.json").json()["paths"]
+    assert {"/write", "/api/v2/write", "/api/v1/projects/{project}/write",
+            "/api/v1/projects/{project}/points"} <= set(paths)

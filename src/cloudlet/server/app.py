@@ -36,6 +36,7 @@ from cloudlet.server.timeseries import debug as timeseries_debug
 from cloudlet.server.timeseries.ingest_routes import router as ingest_router
 from cloudlet.server.timeseries.query_routes import router as query_router
 from cloudlet.server.timeseries.routes import router as timeseries_router
+from cloudlet.server.timeseries.write_asgi import PointWrites
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_json_body, exempt=UNCAPPED_PATHS)
     app.add_middleware(FirstParamWins, repeatable=(  # the query API's scope lists
         re.compile(rf"^{API}/projects/[^/]+/points$"), frozenset({"stream", "device", "series"})))
+    app.add_middleware(PointWrites, target=app)  # outermost: batches skip the stack above
     return app
 
 
