@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # full collections, which otherwise stall a busy ingest for 50-100 ms now and then
         yield
         await principal_cache.stop(revocations)
-        services.ingest.writer.close()
+        services.ingest.close()
         await housekeeping.stop(sweeper)
         services.imports.close()
         await services.events.bus.close()

@@ -12,7 +12,7 @@ acknowledges after the commit.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Connection
@@ -44,7 +44,15 @@ class IngestService:
         self.streams = streams
         self.store = store
         self.writer = writer
+        # requests parse and check their batches one at a time, on one thread: several
+        # parsing at once only take turns at the GIL, and starve the writer thread of it
+        self.preparer = ThreadPoolExecutor(1, thread_name_prefix="cloudlet-ingest-prepare")
         self._device_ids: dict[tuple[int, str], int] = {}  # (project, key) -> id, immutable
+
+    def close(self) -> None:
+        """Finish what is queued (prepared batches, then the writer's jobs)."""
+        self.preparer.shutdown(wait=True)
+        self.writer.close()
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from starlette.requests import Request
 from cloudlet.server.core.errors import Invalid, TooLarge, Unauthenticated
 from cloudlet.server.timeseries.batch import Batch
 
+ONE_AT_A_TIME = 4 << 20  # bodies up to this size are prepared in turn, on one thread
+
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing more than `limit` bytes as they arrive (413)."""
@@ -54,8 +56,8 @@ def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
 async def ingest(request: Request, token: str | None, project: str,
                  parse: Callable[[bytes], Batch], *, device: str | None = None
                  ) -> dict[str, Any]:
-    """Read the body, then authenticate, decode, parse and queue in a worker thread, and
-    await the writer's commit."""
+    """Read the body, then authenticate, decode, parse and queue off the event loop (on the
+    ingest's one prepare thread, unless the body is big), and await the writer's commit."""
     if token is None:
         raise Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'.")
     services = request.app.state.services
@@ -68,6 +70,10 @@ async def ingest(request: Request, token: str | None, project: str,
         batch = parse(decode_body(body, encoding, settings.max_write_body))
         return services.ingest.submit(principal, project, batch, device=device)
 
-    future = await run_in_threadpool(prepare)
+    if len(body) <= ONE_AT_A_TIME:
+        loop = asyncio.get_running_loop()
+        future = await loop.run_in_executor(services.ingest.preparer, prepare)
+    else:  # a big body would hold up every batch behind it: it takes a thread of its own
+        future = await run_in_threadpool(prepare)
     result: dict[str, Any] = await asyncio.wrap_future(future)
     return result
