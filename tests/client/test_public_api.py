@@ -16,6 +16,7 @@ PUBLIC = [
     "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
+    "BufferFull",
     "Client",
     "ClientError",
     "CloudletError",

@@ -12,6 +12,7 @@ from cloudlet.client.datasets import AsyncDatasets, Datasets, ImportFailed
 from cloudlet.client.errors import (
     APIError,
     BadRequest,
+    BufferFull,
     ClientError,
     CloudletError,
     ConfigError,
@@ -56,6 +57,7 @@ __all__ = [
     "AsyncSqlCursor",
     "AsyncStream",
     "BadRequest",
+    "BufferFull",
     "Client",
     "ClientError",
     "CloudletError",
