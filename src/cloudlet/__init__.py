@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 from cloudlet.client import (
     AccumulationReport,
     APIError,
+    AsyncAccumulationReport,
     AsyncClient,
     AsyncCursor,
     AsyncEvents,
@@ -16,6 +17,8 @@ from cloudlet.client import (
     AsyncQuery,
     AsyncSqlCursor,
     AsyncStream,
+    AsyncStreamData,
+    AsyncWriter,
     BadRequest,
     BufferFull,
     Client,
@@ -61,6 +64,7 @@ from cloudlet.gid import DeviceSlug, GidError, ProjectSlug, StreamSlug, Variable
 __all__ = [
     "APIError",
     "AccumulationReport",
+    "AsyncAccumulationReport",
     "AsyncClient",
     "AsyncCursor",
     "AsyncEvents",
@@ -68,6 +72,8 @@ __all__ = [
     "AsyncQuery",
     "AsyncSqlCursor",
     "AsyncStream",
+    "AsyncStreamData",
+    "AsyncWriter",
     "BadRequest",
     "BufferFull",
     "Client",

@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 import httpx
 
 from cloudlet.client.async_files import AsyncFiles
+from cloudlet.client.async_writer import AsyncWriter
 from cloudlet.client.base import ClientBase
 from cloudlet.client.calls import (
     AsyncStream,
@@ -128,6 +129,12 @@ class AsyncClient(ClientBase):
         total per unit, over project, device or stream gids in [start, end] (inclusive;
         None leaves a bound open)."""
         return self.post("/reports/sum", report_body(sources, start, end))
+
+    def writer(self, project: ProjectRef, **options: Any) -> AsyncWriter:
+        """An `AsyncWriter` that batches points to `project` from an asyncio task, retrying
+        until the server has them; `spool_dir=` keeps them on disk until then. Call it in a
+        running event loop; options as `Client.writer` (see `cloudlet.AsyncWriter`)."""
+        return AsyncWriter(self, project, **options)
 
     # -- generic calls ----------------------------------------------------------------------
 

@@ -219,7 +219,8 @@ class Delivery:
         if self.pending:
             return True
         waiting = self.queue.unbatched
-        if not waiting:
+        if not waiting:  # an adder may have set a deadline for rows the sender already cut
+            self.oldest = None
             return False
         if waiting >= self.batch_size or self.closing or self.flush_through > self.cut_through:
             return True

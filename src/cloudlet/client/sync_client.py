@@ -134,8 +134,9 @@ class Client(ClientBase):
     def writer(self, project: ProjectRef, **options: Any) -> Writer:
         """A `Writer` that batches points to `project` in a background thread, retrying until
         the server has them; `spool_dir=` keeps them on disk until then. Options: `device`,
-        `batch_size`, `flush_interval`, `spool_dir`, `on_success`, `on_error`,
-        `max_retries`, `backoff`, `max_backoff`, `timeout` (see `cloudlet.Writer`)."""
+        `batch_size`, `flush_interval`, `spool_dir`, `max_buffered`, `buffer_timeout`,
+        `on_success`, `on_error`, `max_retries`, `backoff`, `max_backoff`, `timeout` (see
+        `cloudlet.Writer`)."""
         return Writer(self, project, **options)
 
     # -- generic calls ----------------------------------------------------------------------
