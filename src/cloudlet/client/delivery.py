@@ -41,7 +41,8 @@ __all__ = ["DEFAULT_BUFFER_TIMEOUT", "DEFAULT_MAX_BUFFERED", "Delivery", "Outcom
 log = logging.getLogger("cloudlet.client.writer")
 
 DEFAULT_MAX_BUFFERED = 1_000_000
-"""Points a writer without a spool holds unsent: about 100 MB of rows and batch bodies."""
+"""Points a writer without a spool holds unsent: about 130 MB of queued rows (measured with
+tracemalloc, float values), enough for minutes of outage at thousands of points a second."""
 DEFAULT_BUFFER_TIMEOUT = 30.0
 """Seconds add() waits for room before it raises `BufferFull`."""
 
