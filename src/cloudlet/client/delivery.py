@@ -166,6 +166,7 @@ class Delivery:
         self.max_buffered = max_buffered
         self.buffer_timeout = buffer_timeout
         self.pending: deque[Batch] = deque(queue.pending())
+        self.in_batches = sum(len(b) for b in self.pending)  # points cut, not settled
         self.settled = 0  # batches settle in sequence order: everything <= this is done
         self.cut_through = self.pending[-1].last if self.pending else 0
         self.flush_through = 0
@@ -176,7 +177,7 @@ class Delivery:
     @property
     def unsent(self) -> int:
         """Points added and not settled (acknowledged, refused or given up) yet."""
-        return self.queue.unbatched + sum(len(b) for b in self.pending)
+        return self.queue.unbatched + self.in_batches
 
     # --- adding ----------------------------------------------------------------------------
 
@@ -245,6 +246,7 @@ class Delivery:
     def cut(self, batch: Batch) -> None:
         """`batch` was just cut from the queue: it is next."""
         self.pending.append(batch)
+        self.in_batches += len(batch)
         self.cut_through = batch.last
         self.oldest = time.monotonic() if self.queue.unbatched else None
 
@@ -274,6 +276,7 @@ class Delivery:
 
     def settle(self, batch: Batch) -> None:
         self.pending.popleft()
+        self.in_batches -= len(batch)
         self.settled = batch.last
 
     def take_failures(self, through: int) -> list[tuple[Batch, CloudletError]]:

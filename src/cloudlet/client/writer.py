@@ -142,8 +142,8 @@ class Writer:
                     self._cond.notify_all()
             return
         with self._cond:
-            if not self._cond.wait_for(lambda: core.has_room(len(rows)) or core.closing,
-                                       core.buffer_timeout):
+            if not core.has_room(len(rows)) and not self._cond.wait_for(
+                    lambda: core.has_room(len(rows)) or core.closing, core.buffer_timeout):
                 raise core.full(len(rows))
             core.check_open()
             self._queue.append(rows)
