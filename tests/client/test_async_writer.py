@@ -317,3 +317,19 @@ def test_a_full_async_writer_awaits_room_then_raises(client: cloudlet.Client, us
 
     asyncio.run(go())
     assert values_of(client, project, "t", "acap-wait") == list(range(60))
+
+
+def test_a_loop_ending_under_an_open_writer_releases_its_spool(
+        client: cloudlet.Client, user: TestUser, tmp_path: Path) -> None:
+    project = user.home_project["id"]
+
+    async def forget_to_close() -> None:
+        async with cloudlet.AsyncClient(f"http://127.0.0.1:{free_port()}", user.token,
+                                        profile=False) as nowhere:
+            w = nowhere.writer(project, device="aw-left", spool_dir=tmp_path, backoff=0.01)
+            await w.add_series("t", [DataPoint(i, T0 + i) for i in range(5)])
+
+    asyncio.run(forget_to_close())  # asyncio.run cancels the writer's task
+    with client.writer(project, device="aw-left", spool_dir=tmp_path) as w:
+        assert w.unsent == 5  # the lock was released; the points were kept
+    assert values_of(client, project, "t", "aw-left") == list(range(5))

@@ -58,8 +58,9 @@ OnError = Callable[[Batch, CloudletError], Awaitable[None] | None]
 
 class AsyncWriter:
     """Batches points to one project (and device); make one with `client.writer(...)` inside
-    a running event loop. `async with` it, or `await writer.aclose()`: both send everything
-    added and wait for the answers. Options are the sync `Writer`'s."""
+    a running event loop, and use it from that loop. `async with` it, or `await
+    writer.aclose()`: both send everything added and wait for the answers. Options are the
+    sync `Writer`'s."""
 
     def __init__(
         self,
@@ -275,7 +276,9 @@ class AsyncWriter:
                             await self._abort.wait()
                     except TimeoutError:
                         pass
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the loop is ending under an open writer
+            core.closing = True
+            self._queue.close()  # a spool's lock and database are released now
             if core.unsent:
                 log.warning("writer task cancelled with %d points unsent%s; await "
                             "writer.aclose() before the event loop ends", core.unsent,
