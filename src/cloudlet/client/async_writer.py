@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from cloudlet.client.batches import Batch, MemoryQueue, PointQueue, Row
+from cloudlet.client.batches import Batch, Row
 from cloudlet.client.calls import transport_error
 from cloudlet.client.connection import segment
 from cloudlet.client.defaults import DEFAULT_TIMEOUT, TimeoutTypes, client_headers
@@ -42,7 +42,6 @@ from cloudlet.client.delivery import (
 )
 from cloudlet.client.errors import CloudletError, WriteFailed
 from cloudlet.client.points import DataPoint, DataSeries, DataStore, Timestamp
-from cloudlet.client.spool import Spool
 
 if TYPE_CHECKING:
     from cloudlet.client.async_client import AsyncClient
@@ -92,18 +91,11 @@ class AsyncWriter:
         self.on_error = on_error
         self._connection = client.connection
         self._path = f"/projects/{segment(project)}/points"
-        queue: PointQueue = (Spool(spool_dir, self.project, device) if spool_dir is not None
-                             else MemoryQueue(device))
-        try:
-            self._core = Delivery(
-                queue, spooled=spool_dir is not None, batch_size=batch_size,
-                flush_interval=flush_interval, max_retries=max_retries, backoff=backoff,
-                max_backoff=max_backoff, max_buffered=max_buffered,
-                buffer_timeout=buffer_timeout)
-        except BaseException:
-            queue.close()
-            raise
-        self._queue = queue
+        self._core = Delivery.open(
+            self.project, device, spool_dir, batch_size=batch_size,
+            flush_interval=flush_interval, max_retries=max_retries, backoff=backoff,
+            max_backoff=max_backoff, max_buffered=max_buffered, buffer_timeout=buffer_timeout)
+        self._queue = self._core.queue
         # Own HTTP client without the SDK's retry transport: the writer owns its retries.
         self._http = httpx.AsyncClient(timeout=timeout, headers=client_headers(None),
                                        follow_redirects=True)

@@ -21,6 +21,7 @@ hold a lock and do the waiting and the I/O around one `Delivery`.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections import deque
@@ -30,11 +31,12 @@ from typing import Any
 
 import httpx
 
-from cloudlet.client.batches import Batch, PointQueue, Row
+from cloudlet.client.batches import Batch, MemoryQueue, PointQueue, Row
 from cloudlet.client.calls import build_request, read_answer
 from cloudlet.client.connection import Connection
 from cloudlet.client.errors import APIError, BufferFull, CloudletError
 from cloudlet.client.points import DataPoint, DataSeries, DataStore, Timestamp
+from cloudlet.client.spool import Spool
 
 __all__ = ["DEFAULT_BUFFER_TIMEOUT", "DEFAULT_MAX_BUFFERED", "Delivery", "Outcome"]
 
@@ -173,6 +175,18 @@ class Delivery:
         self.oldest: float | None = time.monotonic() if queue.unbatched else None
         self.failures: list[tuple[Batch, CloudletError]] = []
         self.closing = False
+
+    @classmethod
+    def open(cls, project: str, device: str | None,
+             spool_dir: str | os.PathLike[str] | None, **rules: Any) -> Delivery:
+        """A writer's delivery: on a `Spool` in `spool_dir`, else in memory."""
+        queue: PointQueue = (Spool(spool_dir, project, device) if spool_dir is not None
+                             else MemoryQueue(device))
+        try:
+            return cls(queue, spooled=spool_dir is not None, **rules)
+        except BaseException:
+            queue.close()
+            raise
 
     @property
     def unsent(self) -> int:
