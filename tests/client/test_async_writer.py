@@ -333,3 +333,23 @@ def test_a_loop_ending_under_an_open_writer_releases_its_spool(
     with client.writer(project, device="aw-left", spool_dir=tmp_path) as w:
         assert w.unsent == 5  # the lock was released; the points were kept
     assert values_of(client, project, "t", "aw-left") == list(range(5))
+
+
+def test_aclose_timeout_abandons_a_request_in_flight_and_the_spool_resends_it(
+        client: cloudlet.Client, user: TestUser, server: LiveServer, tmp_path: Path) -> None:
+    project = user.home_project["id"]
+    answered: list[int] = []
+
+    async def go() -> None:
+        async with cloudlet.AsyncClient(server.url, user.token, profile=False) as a:
+            w = a.writer(project, device="aw-flight", spool_dir=tmp_path, batch_size=10,
+                         on_success=lambda b, _: answered.append(len(b)))
+            pause(server, 1.5)  # the batch's request waits on the server's held writer
+            await w.add_series("t", [DataPoint(i, T0 + i) for i in range(10)])
+            await w.aclose(timeout=0.1)  # gives up before the answer; no error with a spool
+
+    asyncio.run(go())
+    assert answered == []
+    with client.writer(project, device="aw-flight", spool_dir=tmp_path) as w:
+        assert w.unsent == 10  # the batch was still recorded: sent again, same key
+    assert values_of(client, project, "t", "aw-flight") == list(range(10))

@@ -192,8 +192,8 @@ class AsyncWriter:
 
     async def close(self, timeout: float | None = None) -> None:
         """Send what is queued, wait for it, and stop. After `timeout` seconds the writer
-        stops anyway: a spool keeps what is unsent for the next writer; without one it is
-        lost, and WriteFailed says how much."""
+        stops anyway, abandoning a request in flight: a spool keeps what is unsent for the
+        next writer; without one it is lost, and WriteFailed says how much."""
         if self._closed:
             return
         self._closed = True
@@ -201,10 +201,9 @@ class AsyncWriter:
             self._core.closing = True
             self._cond.notify_all()
         done, _ = await asyncio.wait([self._task], timeout=timeout)
-        if not done:
+        if not done:  # stop now, even mid-request: a spool sends that batch again later
             self._abort.set()
-            async with self._cond:
-                self._cond.notify_all()
+            self._task.cancel()
             await asyncio.wait([self._task])
         if not self._task.cancelled() and self._task.exception() is not None:
             log.error("writer task failed", exc_info=self._task.exception())
@@ -268,10 +267,10 @@ class AsyncWriter:
                             await self._abort.wait()
                     except TimeoutError:
                         pass
-        except asyncio.CancelledError:  # the loop is ending under an open writer
+        except asyncio.CancelledError:  # close() ran out of time, or the loop is ending
             core.closing = True
             self._queue.close()  # a spool's lock and database are released now
-            if core.unsent:
+            if core.unsent and not self._abort.is_set():
                 log.warning("writer task cancelled with %d points unsent%s; await "
                             "writer.aclose() before the event loop ends", core.unsent,
                             f" (they stay in the spool {self.spool_dir})" if core.spooled
