@@ -145,3 +145,16 @@ def test_a_bad_event_timestamp_names_the_field(project: Project, gid: str) -> No
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith("timestamp: timestamp ")
     assert "row" not in answer.json()["detail"]
+
+
+def test_a_device_token_attaches_an_existing_file_but_uploads_none(project: Project, gid: str
+                                                                   ) -> None:
+    node = _upload(project, "calibration.txt", b"c")
+    with project.client() as c:
+        token = c.post(f"/projects/{project.id}/devices/ev/tokens", json={}).json()["token"]
+    with project.client(token) as c:
+        attached = c.post(f"/streams/{gid}/events", json={"file": node["id"]})
+        uploaded = c.post(f"/streams/{gid}/events", files={"file": ("a.txt", b"a")})
+    assert attached.status_code == 201 and attached.json()["file"] == node["id"]
+    assert uploaded.status_code == 403
+    assert [e["file"] for e in _events(project, gid)] == [node["id"]]
