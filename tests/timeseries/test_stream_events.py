@@ -133,10 +133,14 @@ def test_a_bad_time_parameter_is_a_plain_400_naming_it(project: Project, gid: st
         answers = [c.get(f"/streams/{gid}/points", params=params),
                    c.get(f"/projects/{project.id}/points", params=params),
                    c.get(f"/streams/{gid}/events", params=params)]
+        iotile = c.get(f"{project.server.url}/iotile/api/v1/stream/{gid}/data/",
+                       params=params)
     for answer in answers:
         assert answer.status_code == 400, answer.text
         detail = answer.json()["detail"]
         assert detail.startswith(f"{name}: timestamp ") and "row" not in detail, detail
+    assert iotile.status_code == 400  # the IOTile face reads its times the same way
+    assert f"{name}: timestamp " in iotile.text and "row" not in iotile.text, iotile.text
 
 
 def test_a_bad_event_timestamp_names_the_field(project: Project, gid: str) -> None:
