@@ -32,7 +32,7 @@ from cloudlet.client.reports import report_body
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, first_post, sql_request
-from cloudlet.client.timeseries import Devices, points_request
+from cloudlet.client.timeseries import Devices, StreamEvents, points_request
 
 __all__ = ["AsyncClient"]
 
@@ -83,6 +83,7 @@ class AsyncClient(ClientBase):
         self.tokens: Tokens[AJSON, Awaitable[None], AsyncCursor] = Tokens(self)
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
         self.devices: Devices[AJSON, Awaitable[None], AsyncCursor] = Devices(self)
+        self.stream_events: StreamEvents[AJSON, Awaitable[None], AsyncCursor] = StreamEvents(self)
         self.events = AsyncEvents(self)
         self.files = AsyncFiles(self)
         self.datasets = AsyncDatasets(self)

@@ -31,7 +31,7 @@ from cloudlet.client.reports import report_body
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
 from cloudlet.client.sql import SqlCursor, first_post, sql_request
-from cloudlet.client.timeseries import Devices, points_request
+from cloudlet.client.timeseries import Devices, StreamEvents, points_request
 from cloudlet.client.writer import Writer
 
 __all__ = ["Client"]
@@ -80,6 +80,7 @@ class Client(ClientBase):
         self.tokens: Tokens[JSON, None, Cursor] = Tokens(self)
         self.users: Users[JSON, None, Cursor] = Users(self)
         self.devices: Devices[JSON, None, Cursor] = Devices(self)
+        self.stream_events: StreamEvents[JSON, None, Cursor] = StreamEvents(self)
         self.events = Events(self)
         self.files = Files(self)
         self.datasets = Datasets(self)
