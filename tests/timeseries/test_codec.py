@@ -97,8 +97,9 @@ def test_writes_overwrites_and_compactions_read_like_a_dict(
         store_db: tuple[Database, PointStore, Any], ops: list[tuple[str, Any]], a: int,
         b: int) -> None:
     db, store, services = store_db
-    stream = _new_stream(services)
+    stream, evens = _new_stream(services), _new_stream(services)
     truth: dict[int, float] = {}
+    even_truth: dict[int, float] = {}  # a second stream in the same writes: its even times
     for kind, points in ops:
         if kind == "compact":
             with db.write() as tx:
@@ -106,11 +107,17 @@ def test_writes_overwrites_and_compactions_read_like_a_dict(
             continue
         for t, v in points:
             truth[t] = v
+            if t % 2 == 0:
+                even_truth[t] = v
         ts, values = codec.dedupe_last(np.array([t for t, _ in points], np.int64),
                                        np.array([v for _, v in points], np.float64))
+        even = ts % 2 == 0
         with db.write() as tx:
-            store.write(tx, [StreamPoints(stream, ts, values)])
+            store.write(tx, [StreamPoints(stream, ts, values),
+                             StreamPoints(evens, ts[even], values[even])])
     with db.read() as conn:
+        even_ts, even_values = store.read(conn, evens)
+        assert dict(zip(even_ts.tolist(), even_values.tolist(), strict=True)) == even_truth
         ts, values = store.read(conn, stream)
         assert dict(zip(ts.tolist(), values.tolist(), strict=True)) == truth
         assert ts.tolist() == sorted(truth)

@@ -70,14 +70,20 @@ class PointStore:
             head: list[tuple[int, int, float]] = []
             updates: list[tuple[int, int]] = []
             written: list[Written] = []
-            for item in items:
+            cuts = []
+            for item in items:  # how many points of each lie at or before what is stored
+                newest = last.get(item.stream_id)
+                cuts.append(0 if newest is None else
+                            int(np.searchsorted(item.ts, newest, side="right")))
+            taken = self._taken(cur, [(item.stream_id, int(item.ts[0]), int(item.ts[cut - 1]))
+                                      for item, cut in zip(items, cuts, strict=True) if cut])
+            for item, cut in zip(items, cuts, strict=True):
                 ts, values = item.ts, item.values
                 newest = last.get(item.stream_id)
-                cut = 0 if newest is None else int(np.searchsorted(ts, newest, side="right"))
                 older_ts, older_values = ts[:cut], values[:cut]
                 to_head = 0
                 if cut:
-                    if self._free(cur, item.stream_id, int(older_ts[0]), int(older_ts[-1])):
+                    if item.stream_id not in taken:
                         # the older part falls in a gap: a chunk of its own
                         self._chunk_rows(chunks, item.stream_id, older_ts, older_values,
                                          compress=False)
@@ -112,17 +118,23 @@ class PointStore:
                     ids)
         return {row[0]: row[1] for row in cur.fetchall()}  # type: ignore[attr-defined]
 
-    def _free(self, cur: object, stream_id: int, lo: int, hi: int) -> bool:
-        """No chunk and no head point in [lo, hi]."""
-        cur.execute(self._sql(  # type: ignore[attr-defined]
-            "SELECT 1 FROM point_chunks WHERE stream_id = ? AND t_max >= ? AND t_min <= ? "
-            "LIMIT 1"), (stream_id, lo, hi))
-        if cur.fetchone() is not None:  # type: ignore[attr-defined]
-            return False
-        cur.execute(self._sql(  # type: ignore[attr-defined]
-            "SELECT 1 FROM point_head WHERE stream_id = ? AND ts >= ? AND ts <= ? LIMIT 1"),
-            (stream_id, lo, hi))
-        return cur.fetchone() is None  # type: ignore[attr-defined]
+    def _taken(self, cur: object, ranges: list[tuple[int, int, int]]) -> set[int]:
+        """The streams of (stream, lo, hi) that have a chunk or a head point in [lo, hi]:
+        one query for them all, since batches that arrive out of order (several clients)
+        bring such a range for every stream they touch."""
+        taken: set[int] = set()
+        for start in range(0, len(ranges), 300):
+            part = ranges[start:start + 300]
+            rows = ", ".join(["(CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT))"]
+                             * len(part))
+            cur.execute(self._sql(  # type: ignore[attr-defined]
+                f"WITH q (sid, lo, hi) AS (VALUES {rows}) SELECT q.sid FROM q WHERE EXISTS "
+                "(SELECT 1 FROM point_chunks c WHERE c.stream_id = q.sid AND c.t_max >= q.lo "
+                "AND c.t_min <= q.hi) OR EXISTS (SELECT 1 FROM point_head h WHERE "
+                "h.stream_id = q.sid AND h.ts >= q.lo AND h.ts <= q.hi)"),
+                [x for r in part for x in r])
+            taken.update(row[0] for row in cur.fetchall())  # type: ignore[attr-defined]
+        return taken
 
     def _chunk_rows(self, rows: list[tuple[int, int, int, int, bytes]], stream_id: int,
                     ts: I64, values: F64, *, compress: bool) -> None:
