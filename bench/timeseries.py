@@ -16,7 +16,8 @@ memory after the run and at its peak.
 
 Knobs: BENCH_POINTS (1000000), BENCH_BATCH (5000), BENCH_CLIENTS (1,4),
 BENCH_FIELDS_PER_LINE (1; 10 puts a device's ten fields on one line),
-BENCH_TS_SETUPS (influx,sqlite,postgres), CLOUDLET_BENCH_POSTGRES_URL
+BENCH_TS_SETUPS (influx,sqlite,postgres), BENCH_TS_FORMS (line,columnar: Cloudlet's
+bodies), CLOUDLET_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -48,6 +49,7 @@ BATCH = int(os.environ.get("BENCH_BATCH", "5000"))
 CLIENTS = [int(n) for n in os.environ.get("BENCH_CLIENTS", "1,4").split(",")]
 FIELDS_PER_LINE = int(os.environ.get("BENCH_FIELDS_PER_LINE", "1"))
 SETUPS = os.environ.get("BENCH_TS_SETUPS", "influx,sqlite,postgres").split(",")
+FORMS = os.environ.get("BENCH_TS_FORMS", "line,columnar").split(",")
 PG_URL = os.environ.get("CLOUDLET_BENCH_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/postgres")
 DEVICES, FIELDS = 10, 10
@@ -107,7 +109,9 @@ def _client(target_url: str, headers: dict[str, str], bodies: list[bytes], start
     out.put(None)  # type: ignore[attr-defined]
 
 
-def run(target: Target, clients: int) -> float:
+def run(target: Target, clients: int) -> tuple[float, float]:
+    """(points/s, server CPU ms per batch): CPU is steadier than wall time on a shared
+    machine."""
     ctx = mp.get_context("spawn")
     batches = POINTS // BATCH
     start, out = ctx.Event(), ctx.Queue()
@@ -118,16 +122,29 @@ def run(target: Target, clients: int) -> float:
         proc.start()
         procs.append(proc)
     time.sleep(1.0 + clients * 0.3)  # let every client build its bodies and connect
+    cpu_before = cpu_seconds(target.pid)
     began = time.perf_counter()
     start.set()
     errors = [out.get(timeout=1800) for _ in procs]
     elapsed = time.perf_counter() - began
+    cpu = cpu_seconds(target.pid) - cpu_before
     for proc in procs:
         proc.join()
     failed = [e for e in errors if e]
     if failed:
         raise RuntimeError(f"{target.name}: {failed[0]}")
-    return POINTS / elapsed
+    return POINTS / elapsed, cpu * 1000 / batches
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process so far (its threads included), from /proc."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss(pid: int | None) -> str:
@@ -304,17 +321,17 @@ def main(argv: list[str]) -> None:
     print(f"timeseries ingest: {POINTS:,} points, {DEVICES * FIELDS} series, batches of "
           f"{BATCH:,}, {FIELDS_PER_LINE} field(s) per line; {os.cpu_count()} cores")
     print(f"{'target':<36}{'clients':>8}{'points/s':>12}{'vs influx':>11}"
-          f"{'server RSS now / peak':>24}")
+          f"{'CPU ms/batch':>14}{'server RSS now / peak':>24}")
     reference: dict[int, float] = {}
     if "influx" in SETUPS:
         influx = Influx()
         try:
             for clients in CLIENTS:
                 target = influx.target()
-                rate = run(target, clients)
+                rate, cpu = run(target, clients)
                 reference[clients] = rate
                 print(f"{target.name:<36}{clients:>8}{rate:>12,.0f}{'1.00x':>11}"
-                      f"{rss(target.pid):>24}", flush=True)
+                      f"{cpu:>14.2f}{rss(target.pid):>24}", flush=True)
         finally:
             influx.stop()
     backends = [b for b in ("sqlite", "postgres") if b in SETUPS]
@@ -324,13 +341,13 @@ def main(argv: list[str]) -> None:
     for backend in backends:
         cloudlet = Cloudlet(backend)
         try:
-            for native in (False, True):
+            for native in [f == "columnar" for f in ("line", "columnar") if f in FORMS]:
                 for clients in CLIENTS:
                     target = cloudlet.target(native)
-                    rate = run(target, clients)
+                    rate, cpu = run(target, clients)
                     ratio = f"{rate / reference[clients]:.2f}x" if clients in reference else ""
                     print(f"{target.name:<36}{clients:>8}{rate:>12,.0f}{ratio:>11}"
-                          f"{rss(target.pid):>24}", flush=True)
+                          f"{cpu:>14.2f}{rss(target.pid):>24}", flush=True)
         finally:
             cloudlet.stop()
 
