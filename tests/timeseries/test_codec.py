@@ -127,3 +127,68 @@ def test_writes_overwrites_and_compactions_read_like_a_dict(
         pieces = list(store.iter_points(conn, stream))
         flat = [t for piece, _ in pieces for t in piece.tolist()]
         assert flat == sorted(truth)  # pieces are consecutive and ordered
+
+
+job_points = st.lists(st.tuples(st.integers(0, 400), finite), min_size=1, max_size=40)
+group_op = st.one_of(
+    # jobs committed together: ok, a job with an unknown device, a job with a missing stream
+    st.tuples(st.just("group"), st.lists(st.tuples(st.sampled_from(["ok"] * 6 + [
+        "device", "stream"]), job_points), min_size=1, max_size=5)),
+    st.tuples(st.just("compact"), st.none()),
+)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(group_op, min_size=1, max_size=8))
+def test_jobs_of_one_commit_group_read_like_separate_writes(
+        store_db: tuple[Database, PointStore, Any], ops: list[tuple[str, Any]]) -> None:
+    """The writer merges a commit group's jobs per stream: the later job wins on equal
+    timestamps, as a later write would, and a failing job fails alone, writing nothing."""
+    from cloudlet.server.core.errors import NotFound
+    from cloudlet.server.timeseries.writer import Job, Part
+
+    db, store, services = store_db
+    writer = services.ingest.writer
+    stream, evens = _new_stream(services), _new_stream(services)
+    with db.read() as conn:
+        project = services.projects.home_project(conn, 1)["id"]
+    truth: dict[int, float] = {}
+    even_truth: dict[int, float] = {}
+    for kind, jobs in ops:
+        if kind == "compact":
+            writer.compact(stream)
+            continue
+        group = []
+        for what, points in jobs:
+            ts = np.array([t for t, _ in points], np.int64)
+            values = np.array([v for _, v in points], np.float64)
+            even = ts % 2 == 0
+            parts = [Part(ts, values, stream_id=stream), Part(ts[even], values[even],
+                                                              stream_id=evens)]
+            if what == "device":
+                parts.append(Part(ts, values, device_key="no-such-device", series="x"))
+            elif what == "stream":
+                parts.append(Part(ts, values, stream_id=2**31 - 1))
+            group.append(Job(project, 1, False, parts, len(points) * len(parts)))
+            if what == "ok":
+                truth.update(points)
+                even_truth.update((t, v) for t, v in points if t % 2 == 0)
+        writer._commit(group)  # one commit group, as the writer thread forms them
+        for (what, points), job in zip(jobs, group, strict=True):
+            if what == "ok":
+                answer = job.future.result(0)
+                assert answer["points"] == len({t for t, _ in points}) + len(
+                    {t for t, _ in points if t % 2 == 0})
+            else:
+                error = job.future.exception(0)
+                assert error is not None
+                assert isinstance(error, NotFound) == (what == "device")
+    with db.read() as conn:
+        ts, values = store.read(conn, stream)
+        assert dict(zip(ts.tolist(), values.tolist(), strict=True)) == truth
+        even_ts, even_values = store.read(conn, evens)
+        assert dict(zip(even_ts.tolist(), even_values.tolist(), strict=True)) == even_truth
+        newest = conn.exec_driver_sql(
+            f"SELECT last_ts FROM streams WHERE id = {stream}").scalar_one()
+        assert newest == (max(truth) if truth else None)

@@ -107,6 +107,7 @@ class Services:
         store = PointStore(is_postgres=not db.is_sqlite, compress=settings.points_compression)
         writer = Writer(db, store, devices, streams, events,
                         max_queued=settings.write_queue_points)
+        projects.on_delete(lambda tx, project: writer.forget_soon())
         blobs = BlobRegistry(db, make_blob_store(settings.blob_url, settings.data_dir),
                              max_size=settings.max_file_size)
         uploads = UploadSessions(db, blobs, expiry=settings.upload_expiry,

@@ -40,6 +40,7 @@ class Written:
     first: int
     last: int
     to_head: int
+    newest: int = 0  # the stream's newest stored timestamp after the write
 
 
 @dataclass
@@ -56,8 +57,13 @@ class PointStore:
 
     # --- writing -------------------------------------------------------------------------
 
-    def write(self, tx: Tx, items: list[StreamPoints]) -> list[Written]:
-        """Store points of several streams; each item's ts must be sorted and unique."""
+    def write(self, tx: Tx, items: list[StreamPoints],
+              known: dict[int, int | None] | None = None) -> list[Written]:
+        """Store points of several streams; each item's ts must be sorted and unique.
+
+        `known` holds the newest stored timestamp of the streams a caller keeps track of
+        (SQLite's single writer, which saw every write); the other streams' are read — and
+        their rows locked, on PostgreSQL, where several processes write."""
         items = [i for i in items if len(i.ts)]
         if not items:
             return []
@@ -65,7 +71,11 @@ class PointStore:
         assert raw is not None
         cur = raw.cursor()
         try:
-            last = self._last_ts(cur, [i.stream_id for i in items])
+            known = known or {}
+            ask = [i.stream_id for i in items if i.stream_id not in known]
+            last = self._last_ts(cur, ask) if ask else {}
+            last.update((i.stream_id, known[i.stream_id]) for i in items
+                        if i.stream_id in known)
             chunks: list[tuple[int, int, int, int, bytes]] = []
             head: list[tuple[int, int, float]] = []
             updates: list[tuple[int, int]] = []
@@ -96,8 +106,9 @@ class PointStore:
                 top = int(item.ts[-1])
                 if newest is None or top > newest:
                     updates.append((top, item.stream_id))
+                    newest = top
                 written.append(Written(item.stream_id, len(item.ts), int(item.ts[0]), top,
-                                       to_head))
+                                       to_head, newest))
             self._insert_chunks(cur, chunks)
             if head:
                 cur.executemany(

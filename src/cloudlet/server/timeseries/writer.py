@@ -88,6 +88,8 @@ class Writer:
         self._stream_tags: dict[int, dict[str, str]] = {}
         self._stream_info: dict[int, dict[str, Any]] = {}
         self._dirty: dict[int, int] = {}
+        self._newest: dict[int, int | None] = {}  # per stream, on SQLite (see _store)
+        self._stale = False
         self._startup_scan = True
         # events go out on their own thread, after the acknowledgement, in commit order
         self._publisher = ThreadPoolExecutor(1, thread_name_prefix="cloudlet-point-events")
@@ -160,11 +162,12 @@ class Writer:
                 return
 
     def _commit(self, group: list[Job]) -> None:
-        outcomes: list[tuple[Job, Any, BaseException | None]] = []
         try:
             with self.db.write() as tx:
-                for job in group:
-                    outcomes.append((job, *self._attempt(tx, job)))
+                if self._stale:  # a project went: its ids may be handed out again
+                    self._stale = False
+                    self._forget()
+                outcomes = self._write_group(tx, group)
         except BaseException as error:  # the commit itself failed: nobody's write is in
             self._forget()
             for job in group:
@@ -184,11 +187,50 @@ class Writer:
         for project_id, written in announced.items():  # one announcement per commit group
             self._publisher.submit(self._announce, project_id, written)
 
-    def _attempt(self, tx: Tx, job: Job) -> tuple[Any, BaseException | None]:
+    def _write_group(self, tx: Tx, group: list[Job]) -> list[tuple[Job, Any, Any]]:
+        """Every job's points in one store write; if that write fails, each job on its own
+        (resolved and written in its savepoint) so that a failing job fails alone."""
+        try:
+            with tx.conn.begin_nested():
+                return self._merged(tx, group)
+        except Exception:
+            self._forget()
+            log.debug("merged point write failed; writing the jobs one by one", exc_info=True)
+        return [(job, *self._attempt(tx, job, self._apply)) for job in group]
+
+    def _merged(self, tx: Tx, group: list[Job]) -> list[tuple[Job, Any, Any]]:
+        """Jobs resolve their streams (in a savepoint of their own when that may write or
+        fail: a device to register, a stream to create, tags to set); then their points
+        are merged per stream, a later job winning on equal timestamps as it would as a
+        later write, and stored at once: one chunk row per stream per group."""
+        failed: dict[int, BaseException] = {}
+        resolved: list[tuple[int, dict[int, StreamPoints], list[str]]] = []
+        for index, job in enumerate(group):
+            sids = self._cached(job)
+            registered: list[str] = []
+            if sids is None:
+                found, error = self._attempt(tx, job, self._resolve)
+                if error is not None:
+                    failed[index] = error
+                    continue
+                sids, registered = found
+            resolved.append((index, self._per_stream(job, sids), registered))
+        per_stream: dict[int, list[StreamPoints]] = {}
+        for _, points, _ in resolved:
+            for sid, item in points.items():
+                per_stream.setdefault(sid, []).append(item)
+        self._store(tx, [parts[0] if len(parts) == 1 else
+                         StreamPoints(sid, *codec.merge([(p.ts, p.values) for p in parts]))
+                         for sid, parts in per_stream.items()])
+        results = {index: self._result(tx, points, registered)
+                   for index, points, registered in resolved}
+        return [(job, results.get(index), failed.get(index)) for index, job in enumerate(group)]
+
+    def _attempt(self, tx: Tx, job: Job, step: Any) -> tuple[Any, BaseException | None]:
         for attempt in (1, 2):
             try:
                 with tx.conn.begin_nested():
-                    return self._apply(tx, job), None
+                    return step(tx, job), None
             except IntegrityError as error:  # a stale cache or a race with another worker
                 self._forget()
                 if attempt == 2:
@@ -198,15 +240,50 @@ class Writer:
                 return None, error
         raise AssertionError("unreachable")
 
+    def forget_soon(self) -> None:
+        """Drop the caches before the next write (a project was deleted: on SQLite the ids
+        of its rows can be handed out again). Any thread; the writer clears them itself."""
+        self._stale = True
+
     def _forget(self) -> None:
         self._device_ids.clear()
         self._variable_ids.clear()
         self._stream_ids.clear()
         self._stream_tags.clear()
         self._stream_info.clear()  # ids of rolled-back rows can be handed out again
+        self._newest.clear()
 
     def _apply(self, tx: Tx, job: Job) -> dict[str, Any]:
-        per_stream: dict[int, list[tuple[Any, Any]]] = {}
+        """One job on its own: resolve, store, answer."""
+        sids, registered = self._resolve(tx, job)
+        points = self._per_stream(job, sids)
+        self._store(tx, list(points.values()))
+        return self._result(tx, points, registered)
+
+    def _cached(self, job: Job) -> list[int] | None:
+        """The parts' stream ids if the caches know them all and no tags change (nothing
+        to write or look up), else None."""
+        sids = []
+        for part in job.parts:
+            sid = part.stream_id
+            if sid is None:
+                device_id = part.device_id
+                if device_id is None:
+                    device_id = self._device_ids.get((job.project_id, part.device_key or ""))
+                variable_id = self._variable_ids.get((job.project_id, part.series or ""))
+                if device_id is None or variable_id is None:
+                    return None
+                sid = self._stream_ids.get((device_id, variable_id))
+                if sid is None:
+                    return None
+            if part.tags and self._stream_tags.get(sid) != part.tags:
+                return None
+            sids.append(sid)
+        return sids
+
+    def _resolve(self, tx: Tx, job: Job) -> tuple[list[int], list[str]]:
+        """The parts' stream ids, registering devices and creating streams as allowed."""
+        sids = []
         registered: list[str] = []
         for part in job.parts:
             stream_id = part.stream_id
@@ -220,21 +297,39 @@ class Writer:
             if part.tags and self._stream_tags.get(stream_id) != part.tags:
                 self.streams.set_tags(tx, stream_id, part.tags)
                 self._stream_tags[stream_id] = part.tags
-            per_stream.setdefault(stream_id, []).append(
-                (part.ts, part.values, part.ordered))
-        items = [StreamPoints(sid, parts[0][0], parts[0][1]) if len(parts) == 1 and parts[0][2]
-                 else StreamPoints(sid, *codec.merge([(p[0], p[1]) for p in parts]))
-                 for sid, parts in per_stream.items()]
-        written = self.store.write(tx, items)
-        missing = [w.stream_id for w in written if w.stream_id not in self._stream_info]
-        if missing:
-            self._stream_info.update(self.streams.gid_parts(tx.conn, missing))
-        points = {item.stream_id: item for item in items}
-        for w in written:
+            sids.append(stream_id)
+        return sids, registered
+
+    def _per_stream(self, job: Job, sids: list[int]) -> dict[int, StreamPoints]:
+        """A job's points per stream, sorted and deduplicated (a later part wins)."""
+        per_stream: dict[int, list[Part]] = {}
+        for part, sid in zip(job.parts, sids, strict=True):
+            per_stream.setdefault(sid, []).append(part)
+        return {sid: StreamPoints(sid, parts[0].ts, parts[0].values)
+                if len(parts) == 1 and parts[0].ordered
+                else StreamPoints(sid, *codec.merge([(p.ts, p.values) for p in parts]))
+                for sid, parts in per_stream.items()}
+
+    def _store(self, tx: Tx, items: list[StreamPoints]) -> None:
+        """Write the points; note which streams got head points or small chunks. On SQLite
+        this writer saw every write, so it keeps each stream's newest timestamp itself."""
+        known = None if self.store.is_postgres else self._newest
+        for w in self.store.write(tx, items, known):
+            if known is not None:
+                known[w.stream_id] = w.newest
             small = 1 if w.count - w.to_head < SMALL_CHUNK else 0
             if small or w.to_head:
                 self._dirty[w.stream_id] = self._dirty.get(w.stream_id, 0) + small + (
                     COMPACT_AFTER if w.to_head else 0)
+
+    def _result(self, tx: Tx, points: dict[int, StreamPoints], registered: list[str]
+                ) -> dict[str, Any]:
+        """A job's answer and what its announcement carries."""
+        written = [Written(sid, len(p.ts), int(p.ts[0]), int(p.ts[-1]), 0)
+                   for sid, p in points.items() if len(p.ts)]
+        missing = [w.stream_id for w in written if w.stream_id not in self._stream_info]
+        if missing:
+            self._stream_info.update(self.streams.gid_parts(tx.conn, missing))
         answer = {
             "points": sum(w.count for w in written),
             "streams": [self._stream_info[w.stream_id]["stream"] for w in written],
