@@ -83,7 +83,7 @@ class PointStore:
             cuts = []
             for item in items:  # how many points of each lie at or before what is stored
                 newest = last.get(item.stream_id)
-                cuts.append(0 if newest is None else
+                cuts.append(0 if newest is None or item.ts[0] > newest else
                             int(np.searchsorted(item.ts, newest, side="right")))
             taken = self._taken(cur, [(item.stream_id, int(item.ts[0]), int(item.ts[cut - 1]))
                                       for item, cut in zip(items, cuts, strict=True) if cut])
@@ -149,6 +149,10 @@ class PointStore:
 
     def _chunk_rows(self, rows: list[tuple[int, int, int, int, bytes]], stream_id: int,
                     ts: I64, values: F64, *, compress: bool) -> None:
+        if 0 < len(ts) <= CHUNK_POINTS:  # the usual case: one chunk
+            rows.append((stream_id, int(ts[0]), int(ts[-1]), len(ts),
+                         codec.encode(ts, values, compress=compress)))
+            return
         start = 0
         for size in codec.split_sizes(len(ts), CHUNK_POINTS) if len(ts) else []:
             t, v = ts[start:start + size], values[start:start + size]
