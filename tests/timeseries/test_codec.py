@@ -192,3 +192,32 @@ def test_jobs_of_one_commit_group_read_like_separate_writes(
         newest = conn.exec_driver_sql(
             f"SELECT last_ts FROM streams WHERE id = {stream}").scalar_one()
         assert newest == (max(truth) if truth else None)
+
+
+def test_a_stream_written_without_pause_is_still_compacted(
+        store_db: tuple[Database, PointStore, Any]) -> None:
+    """Compaction waits for an idle moment, but not for ever: a stream that keeps getting
+    head points is compacted between commit groups, so its head stays bounded."""
+    from cloudlet.server.timeseries.writer import OVERDUE, Job, Part
+
+    db, store, services = store_db
+    writer = services.ingest.writer
+    stream = _new_stream(services)
+    with db.read() as conn:
+        project = services.projects.home_project(conn, 1)["id"]
+
+    def write(ts: list[int], value: float) -> None:
+        job = Job(project, 1, False, [Part(np.array(ts, np.int64),
+                                           np.full(len(ts), value), stream_id=stream)], len(ts))
+        writer._commit([job])  # back to back, never idle
+        job.future.result(0)
+
+    write(list(range(200)), 0.0)
+    overwrites = OVERDUE // 8 + 6  # each overwrite lands in the head
+    for t in range(overwrites):
+        write([t], 1.0)
+    with db.read() as conn:
+        _, head = store.chunk_stats(conn, stream)
+        ts, values = store.read(conn, stream)
+    assert head < overwrites
+    assert values.tolist() == [1.0] * overwrites + [0.0] * (200 - overwrites)

@@ -39,6 +39,9 @@ GROUP_POINTS = 500_000  # at most this many points in one transaction
 SMALL_BATCH = 20  # a stream.data event carries its points up to this many
 COMPACT_AFTER = 8  # small chunks (or head writes) before a stream is worth compacting
 IDLE = 0.5  # seconds without jobs before compaction starts
+# a stream this far behind is compacted between commit groups even while writes keep coming
+# (never idle): what bounds its head and its small chunks under a steady load
+OVERDUE = 64 * COMPACT_AFTER
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Writer:
         self._stream_info: dict[int, dict[str, Any]] = {}
         self._dirty: dict[int, int] = {}
         self._newest: dict[int, int | None] = {}  # per stream, on SQLite (see _store)
+        self._overdue: set[int] = set()  # streams whose compaction can't wait for idleness
         self._stale = False
         self._startup_scan = True
         # events go out on their own thread, after the acknowledgement, in commit order
@@ -186,6 +190,13 @@ class Writer:
                 announced.setdefault(job.project_id, []).extend(result["written"])
         for project_id, written in announced.items():  # one announcement per commit group
             self._publisher.submit(self._announce, project_id, written)
+        if self._overdue:  # after the answers; one stream per group, so writes go first
+            stream_id = self._overdue.pop()
+            self._dirty.pop(stream_id, None)
+            try:
+                self.compact(stream_id)
+            except Exception:
+                log.exception("compacting stream %s failed", stream_id)
 
     def _write_group(self, tx: Tx, group: list[Job]) -> list[tuple[Job, Any, Any]]:
         """Every job's points in one store write; if that write fails, each job on its own
@@ -319,8 +330,11 @@ class Writer:
                 known[w.stream_id] = w.newest
             small = 1 if w.count - w.to_head < SMALL_CHUNK else 0
             if small or w.to_head:
-                self._dirty[w.stream_id] = self._dirty.get(w.stream_id, 0) + small + (
+                before = self._dirty.get(w.stream_id, 0)
+                after = self._dirty[w.stream_id] = before + small + (
                     COMPACT_AFTER if w.to_head else 0)
+                if before < OVERDUE <= after:
+                    self._overdue.add(w.stream_id)
 
     def _result(self, tx: Tx, points: dict[int, StreamPoints], registered: list[str]
                 ) -> dict[str, Any]:
@@ -424,6 +438,7 @@ class Writer:
                 log.exception("compacting stream %s failed", stream_id)
 
     def compact(self, stream_id: int) -> bool:
+        self._overdue.discard(stream_id)
         with self.db.write() as tx:
             return self.store.compact(tx, stream_id)
 
