@@ -7,9 +7,10 @@ each body and parsing it as it arrives:
 
 - InfluxDB: `GET /query?chunked=true&epoch=ms` (chunks of 10,000 values, each parsed with
   orjson);
-- Cloudlet: `GET /api/v1/streams/{gid}/points` as JSON (pages of `limit=10000`, following
-  `next`; orjson), NDJSON (orjson, a chunk of lines at a time), CSV (`pyarrow.csv` streaming
-  reader), Arrow IPC (`pyarrow.ipc` stream reader) and Parquet (`pyarrow.parquet`, whole body).
+- Cloudlet: `GET /api/v1/streams/{gid}/points` as JSON (pages of `limit=10000`, and of the
+  largest page, `limit=100000` (`json-100k`), following `next`; orjson), NDJSON (orjson, a
+  chunk of lines at a time), CSV (`pyarrow.csv` streaming reader), Arrow IPC (`pyarrow.ipc`
+  stream reader) and Parquet (`pyarrow.parquet`, whole body).
 
 Prints points/s (and the ratio to InfluxDB), the body size, the client's own parse time, the
 server's CPU seconds for the query (/proc/<pid>/stat: comparable when the machine is busy), and
@@ -24,9 +25,9 @@ whole once as NDJSON (the server's memory for 10× the result), and downsampled:
 time(1h)`; the first answer and the best of three are printed, with the load times.
 
 Knobs: BENCH_QUERY_POINTS (1000000), BENCH_QUERY_BIG (10000000; 0 skips the downsample part),
-BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS (json,ndjson,csv,arrow,parquet),
-BENCH_QUERY_REPEAT (best of 3), CLOUDLET_BENCH_POSTGRES_URL (default
-postgresql://postgres@127.0.0.1:5432/postgres).
+BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS
+(json,json-100k,ndjson,csv,arrow,parquet), BENCH_QUERY_REPEAT (best of 3),
+CLOUDLET_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ from bench.timeseries import PG_URL, Cloudlet, Influx, _pg_available  # noqa: E4
 POINTS = int(os.environ.get("BENCH_QUERY_POINTS", "1000000"))
 BIG = int(os.environ.get("BENCH_QUERY_BIG", "10000000"))
 SETUPS = os.environ.get("BENCH_QUERY_SETUPS", "influx,sqlite,postgres").split(",")
-FORMATS = os.environ.get("BENCH_QUERY_FORMATS", "json,ndjson,csv,arrow,parquet").split(",")
+FORMATS = os.environ.get("BENCH_QUERY_FORMATS",
+                         "json,json-100k,ndjson,csv,arrow,parquet").split(",")
 REPEAT = int(os.environ.get("BENCH_QUERY_REPEAT", "3"))
 SMALL = min(100_000, POINTS)
 T0 = 1_700_000_000  # seconds
@@ -198,19 +200,27 @@ def read_influx(client: httpx.Client, url: str, query: str, got: Fetched) -> Non
             got.parse += time.perf_counter() - began
 
 
-def read_json(client: httpx.Client, url: str, params: dict[str, str], got: Fetched) -> None:
+def read_json(client: httpx.Client, url: str, params: dict[str, str], got: Fetched,
+              page: int = 10_000) -> None:
+    """JSON pages of `page` rows, one after the other, following `next`."""
     link: str | None = url
-    query: dict[str, str] | None = {**params, "format": "json", "limit": "10000"}
+    query: dict[str, str] | None = {**params, "format": "json", "limit": str(page)}
     while link:
         with client.stream("GET", link, params=query) as answer:
             _check(answer)
             body = b"".join(answer.iter_bytes())
         got.size += len(body)
         began = time.perf_counter()
-        page = orjson.loads(body)
-        got.points += len(page["results"])
+        page_ = orjson.loads(body)
+        got.points += len(page_["results"])
         got.parse += time.perf_counter() - began
-        link, query = page["next"], None
+        link, query = page_["next"], None
+
+
+def read_json_max(client: httpx.Client, url: str, params: dict[str, str], got: Fetched
+                  ) -> None:
+    """The largest JSON page the server gives (100,000 rows), as a bulk reader asks."""
+    read_json(client, url, params, got, page=100_000)
 
 
 def read_ndjson(client: httpx.Client, url: str, params: dict[str, str], got: Fetched) -> None:
@@ -265,9 +275,10 @@ def read_parquet(client: httpx.Client, url: str, params: dict[str, str], got: Fe
 
 
 READERS: dict[str, Callable[[httpx.Client, str, dict[str, str], Fetched], None]] = {
-    "json": read_json, "ndjson": read_ndjson, "csv": read_csv, "arrow": read_arrow,
-    "parquet": read_parquet}
-PARSERS = {"influx": "orjson per chunk", "json": "orjson per page", "ndjson":
+    "json": read_json, "json-100k": read_json_max, "ndjson": read_ndjson, "csv": read_csv,
+    "arrow": read_arrow, "parquet": read_parquet}
+PARSERS = {"influx": "orjson per chunk", "json": "orjson per page of 10,000",
+           "json-100k": "orjson per page of 100,000", "ndjson":
            "orjson per run of lines", "csv": "pyarrow.csv stream", "arrow": "pyarrow.ipc stream",
            "parquet": "pyarrow.parquet"}
 

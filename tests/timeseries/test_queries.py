@@ -280,6 +280,21 @@ def test_a_large_answer_streams_whole(project: Project) -> None:
     assert len(lines) == 2 * n + 1
     times = [int(line.split(",")[2]) for line in lines[1:]]
     assert times == [i * 1000 for i in range(2 * n)]
+    # JSON pages are capped at 100,000 rows; a page that large is streamed in pieces
+    pages = []
+    path = f"/projects/{project.id}/points"
+    with project.client() as c:
+        link, params = path, {"limit": 250_000}
+        while link:
+            answer = c.get(link, params=params)
+            assert answer.status_code == 200 and "content-length" not in answer.headers
+            pages.append(answer.json())
+            link, params = pages[-1]["next"], None
+        head = c.get(path, params={"format": "ndjson", "limit": 3}).text.splitlines()
+    assert [len(p["results"]) for p in pages] == [100_000] * 3
+    assert {p["count"] for p in pages} == {2 * n}
+    assert [r["time"] for p in pages for r in p["results"]] == [i * 1000 for i in range(2 * n)]
+    assert pages[0]["results"][:3] == [json.loads(line) for line in head]
 
 
 @pytest.mark.parametrize("params", [

@@ -32,6 +32,7 @@ MEDIA_TYPES = {
 }
 BINARY = ("arrow", "parquet")
 COLUMNS = ("stream", "timestamp", "time", "value", "output_value")
+PAGE_PIECE = 16_384  # rows of a JSON page encoded at once
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _DIGITS = {k: np.array([f"{i:0{k}d}".encode() for i in range(10**k)], f"S{k}")
@@ -223,12 +224,19 @@ def csv(blocks: Iterable[Block], gids: list[str], downsampled: bool) -> Iterator
             yield csv_rows(block, gids)
 
 
-def json_page(page: Any, next_url: str | None, previous_url: str | None) -> bytes:
-    """The JSON envelope `{count, next, previous, results}` of one query page."""
-    rows = json_rows(page.block, [s["gid"] for s in page.streams], b",")
-    return b"".join([orjson.dumps({"count": page.count, "next": next_url,
-                                   "previous": previous_url})[:-1],
-                     b',"results":[', rows[:-1], b"]}"])
+def json_page(page: Any, next_url: str | None, previous_url: str | None,
+              rows_per_piece: int = PAGE_PIECE) -> Iterator[bytes]:
+    """The JSON envelope `{count, next, previous, results}` of one query page, in pieces of
+    at most `rows_per_piece` rows: a large page is streamed, never held as one text. The
+    links come first, so a reader can ask for the next page before this one has arrived."""
+    gids = [s["gid"] for s in page.streams]
+    yield orjson.dumps({"count": page.count, "next": next_url,
+                        "previous": previous_url})[:-1] + b',"results":['
+    block, n = page.block, len(page.block)
+    for start in range(0, n, rows_per_piece):
+        rows = json_rows(block.part(slice(start, start + rows_per_piece)), gids, b",")
+        yield rows[:-1] if start + rows_per_piece >= n else rows
+    yield b"]}"
 
 
 # --- Arrow and Parquet ---------------------------------------------------------------------
