@@ -205,6 +205,37 @@ class PointStore:
         elif hpos < len(head_ts):
             yield head_ts[hpos:], head_values[hpos:]
 
+    def count_points(self, conn: Connection, stream_id: int, start: int, end: int
+                     ) -> int | None:
+        """How many points [start, end] (inclusive) holds, from the chunks' point counts:
+        only the (at most two) chunks the range cuts are decoded. None when that would not
+        be exact, i.e. the head holds points in the range (they may overwrite chunk points)
+        or chunks overlap; the caller then counts by reading."""
+        if conn.exec_driver_sql(
+                self._sql("SELECT 1 FROM point_head WHERE stream_id = ? AND ts >= ? "
+                          "AND ts <= ? LIMIT 1"), (stream_id, start, end)).first():
+            return None
+        rows = conn.exec_driver_sql(
+            self._sql("SELECT id, t_min, t_max, n FROM point_chunks WHERE stream_id = ? "
+                      "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id"),
+            (stream_id, start, end)).all()
+        total, prev_max, cut = 0, None, []
+        for chunk_id, t_min, t_max, n in rows:
+            if prev_max is not None and t_min <= prev_max:
+                return None
+            prev_max = t_max
+            if t_min < start or t_max > end:
+                cut.append(chunk_id)
+            else:
+                total += n
+        for chunk_id in cut:
+            data = conn.exec_driver_sql(
+                self._sql("SELECT data FROM point_chunks WHERE id = ?"), (chunk_id,)
+            ).scalar_one()
+            ts, _ = codec.decode(data)
+            total += int(np.searchsorted(ts, end, "right") - np.searchsorted(ts, start, "left"))
+        return total
+
     def start_for(self, conn: Connection, stream_id: int, top: int, n: int) -> int | None:
         """A time from which [time, top] holds about n stored points, for reading a stream
         backwards a window at a time; None when the stream's start comes first."""
