@@ -205,7 +205,7 @@ def read_json(client: httpx.Client, url: str, params: dict[str, str], got: Fetch
               page: int = 10_000) -> None:
     """JSON pages of `page` rows, one after the other, following `next`."""
     link: str | None = url
-    query: dict[str, str] | None = {**params, "format": "json", "limit": str(page)}
+    query: dict[str, str] | None = {"format": "json", "limit": str(page), **params}
     while link:
         with client.stream("GET", link, params=query) as answer:
             _check(answer)
@@ -224,8 +224,8 @@ def read_json_max(client: httpx.Client, url: str, params: dict[str, str], got: F
     read_json(client, url, params, got, page=100_000)
 
 
-def read_json_ahead(client: httpx.Client, url: str, params: dict[str, str], got: Fetched
-                    ) -> None:
+def read_json_ahead(client: httpx.Client, url: str, params: dict[str, str], got: Fetched,
+                    page: int = 100_000) -> None:
     """Pages of 100,000 rows, each asked for as soon as the page before has sent its
     envelope head (`next` comes before `results`), so the server makes a page while the
     client parses the one before, as InfluxDB's chunked answer does; at most two bodies
@@ -256,8 +256,8 @@ def read_json_ahead(client: httpx.Client, url: str, params: dict[str, str], got:
 
     with ThreadPoolExecutor(2) as pool:
         room.acquire()
-        pending: Any = pool.submit(fetch, url, {**params, "format": "json",
-                                                "limit": "100000"})
+        pending: Any = pool.submit(fetch, url, {"format": "json", "limit": str(page),
+                                                **params})
         while pending:
             body, pending = pending.result()
             room.release()

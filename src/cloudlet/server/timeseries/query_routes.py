@@ -86,7 +86,7 @@ def _answer(request: Request, services: Services, caller: Principal, query: q.Qu
         pieces = formats.json_page(
             page, page.next and absolute_url(request, cursor=page.next),
             page.previous and absolute_url(request, cursor=page.previous))
-        if len(page.block) <= formats.PAGE_PIECE:
+        if len(page.block) <= formats.SEND_ROWS:
             return Response(b"".join(pieces), media_type="application/json")
         return StreamingResponse(pieces, media_type="application/json")
     if cursor:
