@@ -55,7 +55,9 @@ class Query:
     """What to read. Scope: `streams` (gids), or `project` narrowed to `devices` (gids,
     keys or ids) and `series` (names or variable gids); both forms combine (the streams
     must then be in the project and match). Times in µs, both inclusive; `lastn` counts
-    per stream."""
+    per stream. `by_stream` answers each stream's rows whole, streams in id order, instead
+    of merging them by time (one query for exports that group by series); `limit` then
+    counts in that order, and it has no pages."""
 
     project: str | None = None
     streams: tuple[str, ...] = ()
@@ -73,6 +75,7 @@ class Query:
     eq: float | None = None
     every: int | None = None
     agg: str = "mean"
+    by_stream: bool = False  # streamed results: stream by stream (by id), not merged by time
 
     def __post_init__(self) -> None:
         if not self.streams and self.project is None:
@@ -183,6 +186,8 @@ class QueryService:
         """One page of the result, from the start (or the end, for `previous` cursors)."""
         if page_size < 1:
             raise Invalid("page_size must be at least 1.")
+        if query.by_stream:
+            raise Invalid("Pages are merged by time; by_stream is for streamed results.")
         state = _Cursor.parse(cursor, query) if cursor else None
         with self.db.read() as conn:
             found = self._resolve(conn, principal, query)
@@ -492,9 +497,15 @@ class _Reader:
 
     def stream(self, lo: Key, hi: Key) -> Iterator[Block]:
         """Every row in [lo, hi] in output order, as blocks: a k-way merge of the streams'
-        pieces, emitting what no stream can still precede."""
+        pieces, emitting what no stream can still precede (with `by_stream`, one stream's
+        pieces after another's)."""
         ascending = not self.query.descending
         sources = [self.pieces(i, lo, hi, ascending=ascending) for i in range(len(self.ids))]
+        if self.query.by_stream:
+            for source in sources:
+                for block in source:
+                    yield from _split(block)
+            return
         if len(sources) == 1:
             for block in sources[0]:
                 yield from _split(block)
