@@ -146,12 +146,23 @@ def rss(pid: int | None) -> str:
 # --- InfluxDB ----------------------------------------------------------------------------
 
 class Influx:
+    """InfluxDB 1.x (installed from Debian when missing) on a temp config: data, meta and
+    WAL under a temp dir, HTTP and RPC on free loopback ports. If it never answers /ping,
+    the process is stopped and the dir removed before raising, so nothing is left behind
+    (the callers' try/finally only covers a started instance)."""
+
     def __init__(self) -> None:
-        if shutil.which("influxd") is None:
-            subprocess.run(["apt-get", "install", "-y", "-qq", "influxdb"], check=True,
-                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                           stdout=subprocess.DEVNULL)
+        _install_influxdb()
+        _check_influxdb_version()
         self.dir = Path(tempfile.mkdtemp(prefix="bench-influx-"))
+        self._process: subprocess.Popen[bytes] | None = None
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.port = free_port()
         config = self.dir / "influxdb.conf"
         config.write_text(f"""
@@ -171,19 +182,28 @@ bind-address = "127.0.0.1:{free_port()}"
 [logging]
   level = "error"
 """)
-        log = (self.dir / "influxd.log").open("w")
-        self.process = subprocess.Popen(["influxd", "-config", str(config)], stdout=log,
-                                        stderr=subprocess.STDOUT)
+        log_path = self.dir / "influxd.log"
+        with log_path.open("w") as log:  # the child keeps its own descriptor
+            self._process = subprocess.Popen(["influxd", "-config", str(config)],
+                                             stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(300):
+            if self._process.poll() is not None:
+                raise RuntimeError(f"influxd exited with {self._process.returncode}: "
+                                   f"{log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(self.url + "/ping", timeout=0.5).status_code == 204:
-                    break
+                    return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        else:
-            raise RuntimeError("InfluxDB did not answer /ping")
+        raise RuntimeError(f"InfluxDB did not answer /ping on {self.url} within 30 s: "
+                           f"{log_path.read_text()[-2000:]}")
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        assert self._process is not None, "influxd was not started"
+        return self._process
 
     def target(self) -> Target:
         db = f"bench_{uuid.uuid4().hex[:8]}"
@@ -193,13 +213,39 @@ bind-address = "127.0.0.1:{free_port()}"
                       {}, line_body, self.process.pid)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """Stop influxd by pid (if it started) and remove the temp dir."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _install_influxdb() -> None:
+    """`apt-get install -y influxdb` when influxd is missing; after a failure (stale package
+    lists, as on a fresh machine) `apt-get update -qq` and one more try."""
+    if shutil.which("influxd") is not None:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "influxdb"]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode == 0:
+        return
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(install, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def _check_influxdb_version() -> None:
+    """The reference is InfluxDB 1.x (its /write, /query and config); refuse another one."""
+    answer = subprocess.run(["influxd", "version"], capture_output=True, text=True)
+    found = (answer.stdout or answer.stderr).strip()
+    version = found.removeprefix("InfluxDB").strip()
+    if answer.returncode != 0 or not version.startswith("v1"):
+        raise RuntimeError(f"The benchmark's reference is InfluxDB 1.x, but `influxd version` "
+                           f"says {found!r}; install Debian's influxdb package (1.6).")
 
 
 # --- Cloudlet ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""SDK writer benchmark: how fast `Writer.add()` returns, without and with a spool.
+"""SDK writer benchmark: how fast `Writer.add()` returns, without and with a spool, and the
+same for `AsyncWriter` (`await add()`, from asyncio tasks instead of threads).
 
 A live Cloudlet server (embedded default); for each setup, BENCH_WRITER_POINTS points are
-added by 1 and by 4 threads, then `close()` waits until the server has them all. Prints
+added by 1 and by 4 threads (or tasks), then `close()` waits until the server has them all. Prints
 add() calls per second (adding only) and points per second end to end (adding + delivery).
 With a spool every add() is fsync'd before it returns, so it costs one disk flush — shared by
 threads adding at the same moment (group commit); `add_series` spools a whole series in one.
@@ -11,6 +12,7 @@ Knobs: BENCH_WRITER_POINTS (20000; the spool setups use a tenth: they are fsync-
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
@@ -56,6 +58,32 @@ def _run(client: cloudlet.Client, project: int, device: str, count: int, threads
     return per * threads / added, per * threads / total
 
 
+def _run_async(url: str, token: str, project: int, device: str, count: int, tasks: int,
+               spool: str | None, series: bool) -> tuple[float, float]:
+    async def go() -> tuple[float, float]:
+        async with cloudlet.AsyncClient(url, token, profile=False) as client:
+            writer = client.writer(project, device=device, spool_dir=spool, batch_size=5_000)
+            per = count // tasks
+
+            async def add(k: int) -> None:
+                if series:
+                    for start in range(0, per, 100):
+                        await writer.add_series(DataSeries(f"s{k}", [
+                            DataPoint(i, T0 + i) for i in range(start, min(per, start + 100))]))
+                    return
+                for i in range(per):
+                    await writer.add(f"s{k}", i, T0 + i)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(add(k) for k in range(tasks)))
+            added = time.perf_counter() - began
+            await writer.aclose()
+            total = time.perf_counter() - began
+            return per * tasks / added, per * tasks / total
+
+    return asyncio.run(go())
+
+
 def main(argv: list[str]) -> None:
     count = int(os.environ.get("BENCH_WRITER_POINTS", "20000"))
     server = start_server(None, {"CLOUDLET_LOG_LEVEL": "warning"})
@@ -76,6 +104,13 @@ def main(argv: list[str]) -> None:
                                      spool, series)
                     calls = adds / 100 if series else adds
                     print(f"{name:<34}{threads:>8}{calls:>16,.0f}{end:>18,.0f}")
+            for n, (name, spooled, series, points) in enumerate(setups):
+                for tasks in (1, 4):
+                    spool = f"{tmp}/aspool-{n}-{tasks}" if spooled else None
+                    adds, end = _run_async(server.url, user.token, project,
+                                           f"abench-{n}-{tasks}", points, tasks, spool, series)
+                    calls = adds / 100 if series else adds
+                    print(f"{'async ' + name:<34}{tasks:>8}{calls:>16,.0f}{end:>18,.0f}")
     finally:
         server.stop()
 

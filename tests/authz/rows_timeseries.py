@@ -43,6 +43,29 @@ def _event_file(world: World) -> dict[str, Any]:
     return dict(made)
 
 
+def _file_body(world: World, caller: str) -> dict[str, Any]:
+    """A stream event attaching an existing file of the world's project (uploaded once)."""
+    made = getattr(world, "_ts_file", None)
+    if made is None:
+        with world.owner_client() as c:
+            answer = c.post(f"/projects/{world.project['id']}/files", content=b"attached",
+                            params={"name": "attached.txt"})
+            answer.raise_for_status()
+            made = answer.json()["id"]
+        world._ts_file = made  # type: ignore[attr-defined]
+    return {"file": made, "extra_data": {"by": caller}}
+
+
+BOUNDARY = "cloudlet-authz-boundary"
+
+
+def _event_form(world: World, caller: str) -> bytes:
+    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"extra_data\"\r\n\r\n"
+            f'{{"by": "{caller}"}}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; '
+            f'name="file"; filename="e.txt"\r\nContent-Type: text/plain\r\n\r\nevent\r\n'
+            f"--{BOUNDARY}--\r\n").encode()
+
+
 def _sum_body(world: World, caller: str) -> dict[str, Any]:
     return {"sources": [_stream(world)["stream"], world.project["gid"]]}
 
@@ -81,6 +104,11 @@ register(
     Row("GET", f"{API}/streams/{{stream}}/events", expect(200, **HIDDEN), params=_stream),
     Row("POST", f"{API}/streams/{{stream}}/events", expect(201, **WRITERS), params=_stream,
         body=lambda w, c: {"extra_data": {"by": c}}),
+    Row("POST", f"{API}/streams/{{stream}}/events", expect(201, **WRITERS), params=_stream,
+        body=_file_body),
+    Row("POST", f"{API}/streams/{{stream}}/events", expect(201, **WRITERS), params=_stream,
+        content=_event_form,
+        headers=lambda w: {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}),
     Row("POST", f"{API}/projects/{{project}}/points", expect(200, **WRITERS),
         query=lambda w: {"precision": "s"},
         body=lambda w, c: {"device": "sensor", "series": {"temp": [[3, 3.0]]}}),

@@ -8,6 +8,7 @@ import cloudlet.client
 PUBLIC = [
     "APIError",
     "AccumulationReport",
+    "AsyncAccumulationReport",
     "AsyncClient",
     "AsyncCursor",
     "AsyncEvents",
@@ -15,7 +16,10 @@ PUBLIC = [
     "AsyncQuery",
     "AsyncSqlCursor",
     "AsyncStream",
+    "AsyncStreamData",
+    "AsyncWriter",
     "BadRequest",
+    "BufferFull",
     "Client",
     "ClientError",
     "CloudletError",

@@ -408,3 +408,38 @@ def test_stream_data_ignores_the_clients_default_project(server: LiveServer, use
         assert len(stream.initialize_from_server(lastn=3)) == 3
         with pytest.raises(cloudlet.NotFound):
             scoped.query().stream(data.roof_temp).all()  # the default project is used here
+
+
+def test_async_stream_data_and_report_equal_the_sync_ones(
+        server: LiveServer, user: TestUser, client: cloudlet.Client, data: Seeded) -> None:
+    start, end = T0_MS + 10 * STEP_MS, T0_MS + 70 * STEP_MS
+    sources = [client.projects.get(data.project)["gid"]]
+    sync_last = StreamData(data.roof_temp, client).initialize_from_server(lastn=100)
+    sync_range = StreamData(data.yard_temp, client)
+    sync_range.initialize_from_server(start=at(start), end=end)
+    sync_report = cloudlet.AccumulationReport(client).compute_sum(sources, start, end)
+
+    class Spread(cloudlet.AsyncStreamData):  # the hook, on the async kind
+        def analyze(self) -> float:
+            values = [row["value"] for row in self.data]
+            return max(values) - min(values)
+
+    async def go() -> None:
+        async with cloudlet.AsyncClient(server.url, user.token, profile=False) as a:
+            last = cloudlet.AsyncStreamData(data.roof_temp, a)
+            items = await last.initialize_from_server(lastn=100)
+            assert items is last.data and items == sync_last and len(items) == 100
+            ranged = cloudlet.AsyncStreamData(data.yard_temp, a)
+            await ranged.initialize_from_server(start=at(start), end=end)
+            assert ranged.data == sync_range.data and len(ranged.data) == 61
+            assert ranged.analyze() == sync_range.analyze() == {
+                "count": 61, "mean": fmean(v for _, v in data.of(data.yard_temp)[10:71]),
+                "min": 30.0, "max": 90.0}
+            spread = Spread(data.yard_temp, a)
+            await spread.initialize_from_server(lastn=10)
+            assert spread.analyze() == 9.0
+            report = await cloudlet.AsyncAccumulationReport(a).compute_sum(sources, start, end)
+            assert report == sync_report
+            assert report["streams"][data.roof_temp]["count"] == 61
+
+    asyncio.run(go())

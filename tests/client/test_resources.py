@@ -110,8 +110,7 @@ def test_async_client_has_the_same_names(server: LiveServer, user: TestUser) -> 
     async def go() -> None:
         async with AsyncClient(server.url, user.token) as a:
             with Client(server.url, user.token) as s:
-                # the writer is a background thread of its own: the sync client's alone
-                assert public_methods(a) - {"aclose"} == public_methods(s) - {"writer"}
+                assert public_methods(a) - {"aclose"} == public_methods(s)
                 for name in ("orgs", "projects", "tokens", "users"):
                     assert public_methods(getattr(a, name)) == public_methods(getattr(s, name))
             project = await a.projects.create(unique("async"))

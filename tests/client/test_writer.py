@@ -10,12 +10,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import cloudlet
@@ -23,40 +20,7 @@ from cloudlet import DataPoint, DataSeries, DataStore, Timestamp, TimeUnit
 from tests.conftest import Launch
 from tests.support.accounts import TestUser, make_user
 from tests.support.live import LiveServer, free_port, restart_server
-
-T0 = 1_700_000_000_000  # ms
-
-
-def values_of(client: cloudlet.Client, project: int, series: str, device: str
-              ) -> list[float]:
-    """Every value of one stream, oldest first. Reads both shapes of the points endpoint:
-    `{points: [[t, v]…]}` and the query API's paged `{count, next, results: [{value}…]}`."""
-    found = client.get(f"/projects/{project}/streams", {"device": device, "series": series})
-    if not found["results"]:
-        return []
-    answer = client.get(f"/streams/{found['results'][0]['gid']}/points", {"limit": 1_000_000})
-    if "points" in answer:
-        return [v for _, v in answer["points"]]
-    values = [r["value"] for r in answer["results"]]
-    while answer.get("next"):
-        answer = client.get(answer["next"])
-        values += [r["value"] for r in answer["results"]]
-    return values
-
-
-def eventually(check: Callable[[], bool], what: str, within: float = 30) -> None:
-    """Wait for `check` (a condition, not a timing: the bound only stops a hung test)."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.02)
-
-
-def pause(server: LiveServer, seconds: float) -> None:
-    """Hold the server's point writer: requests wait for their commit meanwhile."""
-    httpx.post(server.api + "/_debug/timeseries/pause",
-               params={"seconds": seconds}).raise_for_status()
+from tests.support.writing import T0, eventually, pause, values_of
 
 
 def test_size_and_interval_flush_and_callbacks(client: cloudlet.Client, user: TestUser
@@ -254,14 +218,37 @@ CHILD = textwrap.dedent(f"""
 """)
 
 
+ASYNC_CHILD = textwrap.dedent(f"""
+    import asyncio, os, sys
+    import cloudlet
+    url, token, project, spool, side = sys.argv[1:6]
+
+    async def main():
+        client = cloudlet.AsyncClient(url, token, profile=False)
+        w = client.writer(int(project), device="w-kill", spool_dir=spool, batch_size=50,
+                          flush_interval=0.01, backoff=0.01)
+        out = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        i = 0
+        while True:
+            await w.add("t", i, {T0} + i)
+            os.write(out, str(i).encode() + b"\\n")  # add() returned: this point must arrive
+            i += 1
+
+    asyncio.run(main())
+""")
+
+
+@pytest.mark.parametrize("child", [CHILD, ASYNC_CHILD], ids=["sync", "async"])
 def test_sigkill_mid_flush_then_restart_delivers_exactly_once(
-        client: cloudlet.Client, user: TestUser, server: LiveServer, tmp_path: Path) -> None:
+        client: cloudlet.Client, user: TestUser, server: LiveServer, tmp_path: Path,
+        child: str) -> None:
+    """The killed writer is a sync or an async one; a sync writer picks up its spool."""
     project = user.home_project["id"]
     script, side, spool = tmp_path / "child.py", tmp_path / "added", tmp_path / "spool"
-    script.write_text(CHILD)
-    child = subprocess.Popen([sys.executable, str(script), server.url, user.token,
-                              str(project), str(spool), str(side)],
-                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    script.write_text(child)
+    process = subprocess.Popen([sys.executable, str(script), server.url, user.token,
+                                str(project), str(spool), str(side)],
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
 
     def lines() -> int:
         return side.read_text().count("\n") if side.exists() else 0
@@ -273,8 +260,8 @@ def test_sigkill_mid_flush_then_restart_delivers_exactly_once(
         start = lines()
         eventually(lambda: lines() >= start + 300, "300 more points added")
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     added = [int(line) for line in side.read_text().splitlines()]
     assert added == list(range(len(added)))
     wal = spool / "spool.db-wal"

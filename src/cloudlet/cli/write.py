@@ -1,4 +1,5 @@
-"""`cloudlet write`: send points from a file or stdin, in batches, with a progress bar.
+"""`cloudlet write`: send points from a file or stdin, in batches, with a progress bar
+(on stderr, when it is a terminal: stdout stays clean for redirection).
 
 Line protocol and CSV are streamed: the file is read a batch of lines at a time (CSV
 batches repeat the header), so a file of any size goes through in bounded memory. A JSON
@@ -14,10 +15,10 @@ from pathlib import Path
 from typing import IO, Annotated, Literal
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cloudlet.cli.context import connect
 from cloudlet.cli.output import fail, note
+from cloudlet.cli.transfer_progress import transfer_bar
 
 Format = Literal["line", "csv", "json"]
 
@@ -71,20 +72,17 @@ def write(
             raise fail(f"No such file: {file}")
         stream = path.open("rb")
         total = path.stat().st_size
-    points = requests = 0
-    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TimeRemainingColumn()]
+    points = requests = sent = 0
     try:
-        with connect(ctx) as client, Progress(*columns, transient=True,
-                                              disable=not sys.stderr.isatty()) as progress:
-            task = progress.add_task("writing", total=total)
+        with connect(ctx) as client, transfer_bar("writing") as bar:
             if kind == "json":
                 body = stream.read()
                 answer = client.write_points(project, _json(body), device=device,
                                              precision=precision)
                 points += answer.get("points", 0) if isinstance(answer, dict) else 0
                 requests += 1
-                progress.update(task, advance=len(body))
+                if bar:
+                    bar(len(body), total)
             else:
                 for body, used in _batches(stream, batch_size, header=kind == "csv"):
                     if kind == "csv":
@@ -96,7 +94,9 @@ def write(
                                             precision=precision or "ns", gzip=True)
                         points += body.count(b"\n")
                     requests += 1
-                    progress.update(task, advance=used)
+                    sent += used
+                    if bar:
+                        bar(sent, total)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()

@@ -5,6 +5,7 @@ It never imports `cloudlet.server`; it installs and runs without the `server` ex
 
 from cloudlet.client.async_client import AsyncClient
 from cloudlet.client.async_files import AsyncFiles
+from cloudlet.client.async_writer import AsyncWriter
 from cloudlet.client.calls import AsyncStream, Stream
 from cloudlet.client.connection import Connection
 from cloudlet.client.cursor import AsyncCursor, Cursor
@@ -12,6 +13,7 @@ from cloudlet.client.datasets import AsyncDatasets, Datasets, ImportFailed
 from cloudlet.client.errors import (
     APIError,
     BadRequest,
+    BufferFull,
     ClientError,
     CloudletError,
     ConfigError,
@@ -36,16 +38,17 @@ from cloudlet.client.mdo import MdoHelper
 from cloudlet.client.points import DataPoint, DataSeries, DataStore, Timestamp, TimeUnit
 from cloudlet.client.profiles import Profile, ProfileStore, config_dir
 from cloudlet.client.query import AsyncQuery, Query, StreamPoint
-from cloudlet.client.reports import AccumulationReport
+from cloudlet.client.reports import AccumulationReport, AsyncAccumulationReport
 from cloudlet.client.retries import RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, SqlCursor
-from cloudlet.client.stream_data import StreamData
+from cloudlet.client.stream_data import AsyncStreamData, StreamData
 from cloudlet.client.sync_client import Client
 from cloudlet.client.writer import Writer
 
 __all__ = [
     "APIError",
     "AccumulationReport",
+    "AsyncAccumulationReport",
     "AsyncClient",
     "AsyncCursor",
     "AsyncDatasets",
@@ -55,7 +58,10 @@ __all__ = [
     "AsyncQuery",
     "AsyncSqlCursor",
     "AsyncStream",
+    "AsyncStreamData",
+    "AsyncWriter",
     "BadRequest",
+    "BufferFull",
     "Client",
     "ClientError",
     "CloudletError",

@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 import httpx
 
 from cloudlet.client.async_files import AsyncFiles
+from cloudlet.client.async_writer import AsyncWriter
 from cloudlet.client.base import ClientBase
 from cloudlet.client.calls import (
     AsyncStream,
@@ -31,7 +32,7 @@ from cloudlet.client.reports import report_body
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import AsyncRetryTransport, RetryPolicy
 from cloudlet.client.sql import AsyncSqlCursor, first_post, sql_request
-from cloudlet.client.timeseries import Devices, points_request
+from cloudlet.client.timeseries import Devices, StreamEvents, points_request
 
 __all__ = ["AsyncClient"]
 
@@ -82,6 +83,7 @@ class AsyncClient(ClientBase):
         self.tokens: Tokens[AJSON, Awaitable[None], AsyncCursor] = Tokens(self)
         self.users: Users[AJSON, Awaitable[None], AsyncCursor] = Users(self)
         self.devices: Devices[AJSON, Awaitable[None], AsyncCursor] = Devices(self)
+        self.stream_events: StreamEvents[AJSON, Awaitable[None], AsyncCursor] = StreamEvents(self)
         self.events = AsyncEvents(self)
         self.files = AsyncFiles(self)
         self.datasets = AsyncDatasets(self)
@@ -128,6 +130,12 @@ class AsyncClient(ClientBase):
         total per unit, over project, device or stream gids in [start, end] (inclusive;
         None leaves a bound open)."""
         return self.post("/reports/sum", report_body(sources, start, end))
+
+    def writer(self, project: ProjectRef, **options: Any) -> AsyncWriter:
+        """An `AsyncWriter` that batches points to `project` from an asyncio task, retrying
+        until the server has them; `spool_dir=` keeps them on disk until then. Call it in a
+        running event loop; options as `Client.writer` (see `cloudlet.AsyncWriter`)."""
+        return AsyncWriter(self, project, **options)
 
     # -- generic calls ----------------------------------------------------------------------
 

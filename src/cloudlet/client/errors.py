@@ -17,7 +17,9 @@
     │   │   ├── ValidationError   422, with `errors`: [{field, message}]
     │   │   └── RateLimited       429, with `retry_after`
     │   └── ServerError           5xx
-    └── WriteFailed               a Writer's batches were refused or given up, with `failures`
+    ├── WriteFailed               a Writer's batches were refused or given up, with `failures`
+    └── BufferFull                a Writer without a spool stayed full (`max_buffered`) past
+                                  `buffer_timeout`: the points of that add() were not queued
 
 `detail` is the server's problem+json `detail` (the human sentence); `retry_after` is the
 `Retry-After` header in seconds, on any APIError that carried one.
@@ -35,6 +37,7 @@ import httpx
 __all__ = [
     "APIError",
     "BadRequest",
+    "BufferFull",
     "ClientError",
     "CloudletError",
     "ConfigError",
@@ -84,6 +87,12 @@ class WriteFailed(CloudletError):
     def __init__(self, detail: str, failures: list[tuple[Any, CloudletError]]) -> None:
         super().__init__(detail)
         self.failures = failures
+
+
+class BufferFull(CloudletError):
+    """A `Writer` without a spool held `max_buffered` unsent points for `buffer_timeout`
+    seconds (the server is slow or away): the points of the call that raised were not
+    queued, and the caller decides what to do with them."""
 
 
 class TransportError(CloudletError):

@@ -532,6 +532,7 @@ def new_query(client: Any, project: ProjectRef | None, kind: type[_QueryBuilder]
     return kind(client, _Spec(project=None if scope is None else str(scope)))
 
 
-def stream_query(client: Client, gid: str) -> Query:
-    """One stream's query on its own path, whatever project the client defaults to."""
-    return Query(client, _Spec()).stream(gid)
+def stream_query(client: Any, gid: str, kind: type[_QueryBuilder] = Query) -> Any:
+    """One stream's query on its own path, whatever project the client defaults to (a
+    `Query`, or an `AsyncQuery` for an async client)."""
+    return kind(client, _Spec()).stream(gid)

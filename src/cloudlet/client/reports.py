@@ -2,7 +2,8 @@
 projects, devices and streams over a time range, with units and per-unit totals.
 
 `client.report_sum(sources, start, end)` returns the server's answer as is;
-`AccumulationReport(client).compute_sum(...)` gives seed 002's shape on top of it.
+`AccumulationReport(client).compute_sum(...)` gives seed 002's shape on top of it, and
+`AsyncAccumulationReport(async_client)` the same, awaited.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from cloudlet.client.points import Timestamp
 
 if TYPE_CHECKING:
+    from cloudlet.client.async_client import AsyncClient
     from cloudlet.client.query import TimeLike
     from cloudlet.client.sync_client import Client
 
-__all__ = ["AccumulationReport", "report_body"]
+__all__ = ["AccumulationReport", "AsyncAccumulationReport", "report_body", "report_shape"]
 
 
 def _report_time(value: TimeLike) -> str | int:
@@ -52,6 +54,20 @@ def report_body(sources: Iterable[str], start: TimeLike | None, end: TimeLike | 
     return body
 
 
+def report_shape(answer: dict[str, Any]) -> dict[str, Any]:
+    """Seed 002's shape of the server's `/reports/sum` answer (see `compute_sum`)."""
+    streams = {
+        row["stream"]: {"sum": row["output_sum"], "units": row["unit"],
+                        "count": row["count"], "raw_sum": row["sum"],
+                        "device": row["device"], "variable": row["variable"],
+                        "name": row["name"]}
+        for row in answer["streams"]
+    }
+    totals = {row["unit"]: row["sum"] for row in answer["totals"]}
+    return {"start": answer["start"], "end": answer["end"], "streams": streams,
+            "totals": totals, "total": sum(row["output_sum"] for row in answer["streams"])}
+
+
 class AccumulationReport:
     """Seed 002's `AccumulationReportGenerator`, on the native `POST /reports/sum`."""
 
@@ -64,14 +80,16 @@ class AccumulationReport:
         "name"}}, "totals": {unit: sum}, "total": sum, "start", "end"}`. Sums are in each
         stream's output unit (`raw_sum` is of the stored values); `total` adds them all, so
         it means something when the streams share one unit — `totals` has one per unit."""
-        answer = self.api.report_sum(sources, start, end)
-        streams = {
-            row["stream"]: {"sum": row["output_sum"], "units": row["unit"],
-                            "count": row["count"], "raw_sum": row["sum"],
-                            "device": row["device"], "variable": row["variable"],
-                            "name": row["name"]}
-            for row in answer["streams"]
-        }
-        totals = {row["unit"]: row["sum"] for row in answer["totals"]}
-        return {"start": answer["start"], "end": answer["end"], "streams": streams,
-                "totals": totals, "total": sum(row["output_sum"] for row in answer["streams"])}
+        return report_shape(self.api.report_sum(sources, start, end))
+
+
+class AsyncAccumulationReport:
+    """`AccumulationReport` on an `AsyncClient`: `await report.compute_sum(...)`."""
+
+    def __init__(self, api: AsyncClient) -> None:
+        self.api = api
+
+    async def compute_sum(self, sources: Iterable[str], start: TimeLike | None = None,
+                          end: TimeLike | None = None) -> dict[str, Any]:
+        """As `AccumulationReport.compute_sum`, awaited."""
+        return report_shape(await self.api.report_sum(sources, start, end))

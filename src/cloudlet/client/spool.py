@@ -121,8 +121,9 @@ class Spool(PointQueue):
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
-            self._last = group.rows[-1][0]
-            self._unbatched += len(group.rows)
+                # under the lock: cut() (the sender) lowers the same count
+                self._last = group.rows[-1][0]
+                self._unbatched += len(group.rows)
         except BaseException as error:  # the adders raise it; nothing of the group is kept
             group.error = error
         finally:

@@ -1,11 +1,13 @@
-"""`StreamData`: seed 002's way to pull one stream's points into a list and analyse them.
+"""`StreamData`: seed 002's way to pull one stream's points into a list and analyse them;
+`AsyncStreamData` is the same on an `AsyncClient` (`await data.initialize_from_server()`).
 
     data = StreamData("s--0000-0003--0000-0000-0000-0001--5001", client)
     data.initialize_from_server(lastn=100)          # or start=..., end=... (inclusive)
     for item in data.data:
         print(item["timestamp"], item["value"], item["output_value"])
 
-Derive from it and override `analyze()` to compute what you need over `self.data`.
+Derive from either and override `analyze()` to compute what you need over `self.data`
+(it stays a plain method on both: the analysis does no I/O).
 Each item is a dict, as seed 002's scripts index it: `timestamp` (ISO-8601 UTC), `time`
 (epoch µs), `value` (as stored) and `output_value` (in the stream's output unit).
 """
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cloudlet.client.query import StreamPoint, TimeLike, stream_query
+from cloudlet.client.query import AsyncQuery, Query, StreamPoint, TimeLike, stream_query
 
 if TYPE_CHECKING:
+    from cloudlet.client.async_client import AsyncClient
     from cloudlet.client.sync_client import Client
 
-__all__ = ["StreamData"]
+__all__ = ["AsyncStreamData", "StreamData"]
 
 
 def _item(point: StreamPoint) -> dict[str, Any]:
@@ -28,27 +31,21 @@ def _item(point: StreamPoint) -> dict[str, Any]:
             "output_value": point.output_value}
 
 
-class StreamData:
-    """One stream's points, fetched by `initialize_from_server`; `analyze()` is the hook."""
+class _StreamPoints:
+    """What both kinds share: the query they run and the `analyze()` hook."""
 
-    def __init__(self, stream_id: str, api: Client) -> None:
-        self.stream_id = str(stream_id)
-        self.api = api
-        self.data: list[dict[str, Any]] = []
+    data: list[dict[str, Any]]
 
-    def initialize_from_server(self, lastn: int | None = None, start: TimeLike | None = None,
-                               end: TimeLike | None = None) -> list[dict[str, Any]]:
-        """Fetch the `lastn` latest points, or those in [start, end] (either may be left
-        open), oldest first, following every page; they replace `self.data`."""
-        query = stream_query(self.api, self.stream_id)
+    def _query(self, client: Any, kind: type[Query] | type[AsyncQuery], stream_id: str,
+               lastn: int | None, start: TimeLike | None, end: TimeLike | None) -> Any:
+        query = stream_query(client, stream_id, kind)
         if lastn is not None:
             query = query.last(lastn)
         if start is not None:
             query = query.start(start)
         if end is not None:
             query = query.end(end)
-        self.data = [_item(point) for point in query]
-        return self.data
+        return query
 
     def analyze(self) -> dict[str, Any]:
         """Override to analyse `self.data`. This one sums it up: count, mean, min and max of
@@ -58,3 +55,38 @@ class StreamData:
             return {"count": 0, "mean": None, "min": None, "max": None}
         return {"count": len(values), "mean": sum(values) / len(values), "min": min(values),
                 "max": max(values)}
+
+
+class StreamData(_StreamPoints):
+    """One stream's points, fetched by `initialize_from_server`; `analyze()` is the hook."""
+
+    def __init__(self, stream_id: str, api: Client) -> None:
+        self.stream_id = str(stream_id)
+        self.api = api
+        self.data = []
+
+    def initialize_from_server(self, lastn: int | None = None, start: TimeLike | None = None,
+                               end: TimeLike | None = None) -> list[dict[str, Any]]:
+        """Fetch the `lastn` latest points, or those in [start, end] (either may be left
+        open), oldest first, following every page; they replace `self.data`."""
+        query = self._query(self.api, Query, self.stream_id, lastn, start, end)
+        self.data = [_item(point) for point in query]
+        return self.data
+
+
+class AsyncStreamData(_StreamPoints):
+    """`StreamData` on an `AsyncClient`: `await initialize_from_server(...)`; `analyze()`
+    is the same hook."""
+
+    def __init__(self, stream_id: str, api: AsyncClient) -> None:
+        self.stream_id = str(stream_id)
+        self.api = api
+        self.data = []
+
+    async def initialize_from_server(self, lastn: int | None = None,
+                                     start: TimeLike | None = None,
+                                     end: TimeLike | None = None) -> list[dict[str, Any]]:
+        """As `StreamData.initialize_from_server`, awaited."""
+        query = self._query(self.api, AsyncQuery, self.stream_id, lastn, start, end)
+        self.data = [_item(point) async for point in query]
+        return self.data

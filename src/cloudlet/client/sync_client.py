@@ -31,7 +31,7 @@ from cloudlet.client.reports import report_body
 from cloudlet.client.resources import Orgs, ProjectRef, Projects, Tokens, Users
 from cloudlet.client.retries import RetryPolicy, RetryTransport
 from cloudlet.client.sql import SqlCursor, first_post, sql_request
-from cloudlet.client.timeseries import Devices, points_request
+from cloudlet.client.timeseries import Devices, StreamEvents, points_request
 from cloudlet.client.writer import Writer
 
 __all__ = ["Client"]
@@ -80,6 +80,7 @@ class Client(ClientBase):
         self.tokens: Tokens[JSON, None, Cursor] = Tokens(self)
         self.users: Users[JSON, None, Cursor] = Users(self)
         self.devices: Devices[JSON, None, Cursor] = Devices(self)
+        self.stream_events: StreamEvents[JSON, None, Cursor] = StreamEvents(self)
         self.events = Events(self)
         self.files = Files(self)
         self.datasets = Datasets(self)
@@ -134,8 +135,9 @@ class Client(ClientBase):
     def writer(self, project: ProjectRef, **options: Any) -> Writer:
         """A `Writer` that batches points to `project` in a background thread, retrying until
         the server has them; `spool_dir=` keeps them on disk until then. Options: `device`,
-        `batch_size`, `flush_interval`, `spool_dir`, `on_success`, `on_error`,
-        `max_retries`, `backoff`, `max_backoff`, `timeout` (see `cloudlet.Writer`)."""
+        `batch_size`, `flush_interval`, `spool_dir`, `max_buffered`, `buffer_timeout`,
+        `on_success`, `on_error`, `max_retries`, `backoff`, `max_backoff`, `timeout` (see
+        `cloudlet.Writer`)."""
         return Writer(self, project, **options)
 
     # -- generic calls ----------------------------------------------------------------------

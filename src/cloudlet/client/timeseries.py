@@ -18,7 +18,7 @@ from cloudlet.client.connection import segment
 from cloudlet.client.points import is_points, points_body
 from cloudlet.client.resources import C, J, N, ProjectRef, _given, _Resource
 
-__all__ = ["Devices", "PointsRequest", "points_request"]
+__all__ = ["Devices", "PointsRequest", "StreamEvents", "points_request"]
 
 
 class Devices(_Resource[J, N, C]):
@@ -67,6 +67,29 @@ class Devices(_Resource[J, N, C]):
         """A write token for this device alone; its secret is in the answer's `token`."""
         path = f"/projects/{segment(project)}/devices/{segment(device)}/tokens"
         return self._post(path, _given(name=name, expires_in=expires_in), False)
+
+
+class StreamEvents(_Resource[J, N, C]):
+    """Events on a stream (named by its gid): a timestamp, a JSON object of extra data,
+    and optionally a file of the stream's project."""
+
+    def create(self, stream: str, *, timestamp: int | float | str | None = None,
+               precision: str | None = None, extra_data: Mapping[str, Any] | None = None,
+               file: int | None = None) -> J:
+        """A new event; `timestamp` is an epoch in `precision` (s, ms, us, ns) or ISO-8601
+        (default now). `file` attaches an existing file of the stream's project by its id
+        (upload it first with `client.files`)."""
+        body = _given(timestamp=timestamp, precision=precision, file=file,
+                      extra_data=dict(extra_data) if extra_data is not None else None)
+        return self._post(f"/streams/{segment(stream)}/events", body)
+
+    def list(self, stream: str, *, start: int | str | None = None,
+             end: int | str | None = None, precision: str | None = None,
+             has_file: bool | None = None, order: str | None = None) -> C:
+        """Events in [start, end] (inclusive; epoch ms unless `precision`, or ISO-8601)."""
+        return self._list(f"/streams/{segment(stream)}/events", {
+            "start": start, "end": end, "precision": precision, "order": order,
+            "has_file": None if has_file is None else str(has_file).lower()})
 
 
 def _save_key(path: str, key: str) -> None:

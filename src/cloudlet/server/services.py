@@ -141,7 +141,7 @@ class Services:
             devices=devices,
             streams=streams,
             ingest=IngestService(db, projects, devices, streams, store, writer),
-            stream_events=StreamEventService(db, streams, events),
+            stream_events=StreamEventService(db, streams, events, files),
             files=files,
             datasets=datasets,
             imports=imports,

@@ -3,22 +3,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from cloudlet.server.accounts.schemas import TokenInfo
 from cloudlet.server.core.errors import Invalid
+from cloudlet.server.core.principal import Principal
+from cloudlet.server.files.blobs import too_large
+from cloudlet.server.files.ingest import receive_multipart
 from cloudlet.server.http.auth import Caller, Svc
 from cloudlet.server.http.pagination import Page, Paging, envelope
-from cloudlet.server.timeseries.batch import (
-    Problems,
-    check_device_key,
-    one_micros,
-    precision_factor,
-)
+from cloudlet.server.services import Services
+from cloudlet.server.timeseries.batch import check_device_key, precision_factor
+from cloudlet.server.timeseries.times import one_time
 
 router = APIRouter(tags=["timeseries"])
 
@@ -135,10 +139,27 @@ class StreamEvent(BaseModel):
 
 
 class StreamEventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     timestamp: int | float | str | None = Field(default=None, description="Epoch in "
                                                 "`precision`, or ISO-8601; default now")
     precision: str | None = None
     extra_data: dict[str, Any] | None = None
+    file: StrictInt | StrictStr | None = Field(default=None, description="An existing file of the "
+                                   "stream's project to attach: its id")
+
+
+EVENT_FIELDS = ("timestamp", "precision", "extra_data", "file")
+EVENT_FOLDER = "/stream-events"
+EVENT_DOC: dict[str, Any] = {"requestBody": {"content": {
+    "application/json": {"schema": StreamEventCreate.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "timestamp": {"type": "string", "description": "Epoch in `precision`, or ISO-8601"},
+        "precision": {"type": "string"},
+        "extra_data": {"type": "string", "description": "A JSON object, as text"},
+    }}},
+}}}
 
 
 def _unit(change: UnitChange | None) -> dict[str, Any] | None:
@@ -146,22 +167,22 @@ def _unit(change: UnitChange | None) -> dict[str, Any] | None:
 
 
 def time_param(value: str | None, precision: str | None, name: str) -> int | None:
-    """A query-string time: ISO-8601, or an epoch number in `precision` (default ms)."""
+    """A query-string time: ISO-8601, or an epoch number in `precision` (default ms). A bad
+    one is a 400 naming the parameter (not the write path's "bad rows")."""
     if value is None or value == "":
         return None
-    problems = Problems()
-    factor = precision_factor(precision or "ms")
-    raw: Any = value
+    return one_time(_epoch_or_iso(value), precision_factor(precision or "ms"), name)
+
+
+def _epoch_or_iso(text: str) -> int | float | str:
+    """Text that spells an epoch number as that number; anything else stays text (ISO)."""
     try:
-        raw = int(value)
+        return int(text)
     except ValueError:
         try:
-            raw = float(value) if value.replace(".", "", 1).lstrip("-").isdigit() else value
+            return float(text) if text.replace(".", "", 1).lstrip("-").isdigit() else text
         except ValueError:
-            pass
-    out = one_micros(raw, factor, problems, name)
-    problems.raise_if_any()
-    return out
+            return text
 
 
 # --- devices ---------------------------------------------------------------------------
@@ -280,8 +301,74 @@ def list_stream_events(stream: str, request: Request, page: Paging, caller: Call
     return envelope(request, page, total, found)
 
 
-@router.post("/streams/{stream}/events", response_model=StreamEvent, status_code=201)
-def create_stream_event(stream: str, body: StreamEventCreate, caller: Caller, services: Svc
-                        ) -> dict[str, Any]:
-    return services.stream_events.create(caller, stream, timestamp=body.timestamp,
-                                         precision=body.precision, extra_data=body.extra_data)
+@router.post("/streams/{stream}/events", response_model=StreamEvent, status_code=201,
+             openapi_extra=EVENT_DOC)
+async def create_stream_event(stream: str, request: Request, caller: Caller, services: Svc
+                              ) -> Response:
+    """A JSON body (`timestamp`, `precision`, `extra_data`, `file`: an existing file's id),
+    or a multipart form whose `file` part is stored in the project's files under
+    `/stream-events/` and attached; unknown fields are a 400."""
+    kind = request.headers.get("content-type", "")
+    if kind.lower().startswith("multipart/form-data"):
+        found = await _create_with_upload(stream, request, kind, caller, services)
+    else:
+        body = _event_body(await request.body())
+        found = await run_in_threadpool(lambda: services.stream_events.create(
+            caller, stream, timestamp=body.timestamp, precision=body.precision,
+            extra_data=body.extra_data, file=body.file))
+    return Response(StreamEvent.model_validate(found).model_dump_json(), status_code=201,
+                    media_type="application/json")
+
+
+def _event_body(raw: bytes) -> StreamEventCreate:
+    """The JSON body, checked field by field: unknown fields are a 400 (not dropped)."""
+    try:
+        parsed = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as error:
+        raise Invalid(f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(parsed, dict):
+        raise Invalid("The request body must be a JSON object.")
+    _refuse_unknown(parsed, EVENT_FIELDS)
+    try:
+        return StreamEventCreate.model_validate(parsed)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(), body=parsed) from None
+
+
+def _refuse_unknown(given: Any, known: tuple[str, ...]) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise Invalid(f"Unknown field(s) {', '.join(map(repr, unknown))}; a stream event "
+                      f"takes {', '.join(known)}.", field=unknown[0])
+
+
+async def _create_with_upload(stream: str, request: Request, kind: str, caller: Principal,
+                              services: Services) -> dict[str, Any]:
+    limit = services.settings.max_file_size
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + (1 << 20):  # a form is a little more
+        raise too_large(limit)
+    form = await receive_multipart(request.stream(), kind, services.files.writer,
+                                   file_fields=("file",))
+    staged = form.staged
+    try:
+        if staged is None:
+            raise Invalid("The form has no file part (name it 'file'); without a file, "
+                          "send JSON.")
+        _refuse_unknown(form.fields, EVENT_FIELDS)
+        extra = form.fields.get("extra_data")
+        try:
+            extra_data = orjson.loads(extra) if extra else None
+        except orjson.JSONDecodeError:
+            raise Invalid("extra_data must be a JSON object (as text in the form).",
+                          field="extra_data") from None
+        name = (re.split(r"[\\/]", form.filename or "")[-1] or "event")[:200]
+        when = form.fields.get("timestamp", "").strip()
+    except BaseException:
+        if staged is not None:
+            await run_in_threadpool(services.files.blobs.discard, staged)
+        raise
+    return await run_in_threadpool(lambda: services.stream_events.create_with_upload(
+        caller, stream, staged, filename=name, content_type=form.file_type,
+        folder=EVENT_FOLDER, timestamp=_epoch_or_iso(when) if when else None,
+        precision=form.fields.get("precision") or None, extra_data=extra_data))

@@ -65,28 +65,14 @@ async def upload_event(request: Request) -> Response:
             raise Invalid("stream is required (an s--… slug).", field="stream")
         ts = wire.micros(form.fields.get("timestamp"), "timestamp")
         extra = _extra(form.fields.get("encoded_extra_data"))
-        stream = await run_in_threadpool(services.streams.get, caller, gid)
-        project = stream["project_id"]
-        await run_in_threadpool(services.files.check_upload, caller, project)
     except BaseException:
         await run_in_threadpool(services.files.blobs.discard, staged)
         raise
-
-    def run() -> dict[str, Any]:
-        folder, _ = services.files.mkdir(caller, project, path=EVENTS)
-        node, _ = services.files.create_file(
-            caller, project, staged, name=_name(form.filename, "event"), parent=folder["id"],
-            content_type=form.file_type, metadata={"stream": stream["gid"]},
-            on_conflict="rename")
-        try:
-            return services.stream_events.create(
-                caller, stream["gid"], timestamp=ts, precision="us", extra_data=extra,
-                file_id=node["id"])
-        except BaseException:
-            services.files.delete(caller, project, [node["id"]])
-            raise
-
-    return JSONResponse(shapes.event(await run_in_threadpool(run)), status_code=201)
+    event = await run_in_threadpool(lambda: services.stream_events.create_with_upload(
+        caller, gid, staged, filename=_name(form.filename, "event"),
+        content_type=form.file_type, folder=EVENTS, timestamp=ts, precision="us",
+        extra_data=extra))
+    return JSONResponse(shapes.event(event), status_code=201)
 
 
 def _extra(text: str | None) -> dict[str, Any] | None:

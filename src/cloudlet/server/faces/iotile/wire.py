@@ -17,7 +17,7 @@ from cloudlet.server.faces.app import ErrorWire, json_object
 from cloudlet.server.http.auth import credential
 from cloudlet.server.http.pagination import absolute_url
 from cloudlet.server.services import Services
-from cloudlet.server.timeseries.batch import Problems, parse_iso
+from cloudlet.server.timeseries.times import one_time
 
 ERRORS = ErrorWire(name="IOTile", scheme="JWT")
 
@@ -86,10 +86,7 @@ def micros(value: str | None, field: str) -> int | None:
     """An ISO-8601 time (`2016-01-01T00:00:00Z`, with or without fractions) in µs."""
     if value is None or value == "":
         return None
-    problems = Problems()
-    found = parse_iso(value, problems, field)
-    problems.raise_if_any()
-    return found
+    return one_time(str(value), None, field)  # text: always read as ISO-8601
 
 
 def iso(ts: int | datetime | None) -> str | None:

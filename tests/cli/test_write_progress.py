@@ -1,0 +1,48 @@
+"""`cloudlet write > log`: the progress bar goes to stderr (a terminal here), stdout keeps
+only the command's own output."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.accounts import TestUser
+from tests.support.live import LiveServer
+
+
+def test_the_bar_is_drawn_on_stderr_and_stdout_stays_clean(server: LiveServer, user: TestUser,
+                                                            tmp_path: Path) -> None:
+    lines = tmp_path / "points.lp"
+    lines.write_text("".join(f"pump flow={i} {i}\n" for i in range(1, 3001)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDLET_")}
+    env.update(CLOUDLET_URL=server.url, CLOUDLET_TOKEN=user.token,
+               CLOUDLET_CONFIG_DIR=str(tmp_path / "config"), TERM="xterm-256color",
+               COLUMNS="120")
+    leader, follower = pty.openpty()
+    with (tmp_path / "stdout").open("wb") as out:  # `> log`: stdout is a file
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cloudlet", "write", str(user.home_project["id"]),
+             str(lines), "--precision", "s", "--batch-size", "500"],
+            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=follower)
+        os.close(follower)
+        screen = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break  # the child closed the terminal
+            if not chunk:
+                break
+            screen += chunk
+        process.wait(timeout=60)
+    os.close(leader)
+    terminal = screen.decode(errors="replace")
+    assert process.returncode == 0, terminal
+    assert "writing" in terminal and "━" in terminal  # the bar, on the terminal
+    assert "Wrote 3000 lines in 6 request(s)." in terminal
+    assert (tmp_path / "stdout").read_bytes() == b""  # nothing but the result (on stderr)
