@@ -26,7 +26,7 @@ time(1h)`; the first answer and the best of three are printed, with the load tim
 
 Knobs: BENCH_QUERY_POINTS (1000000), BENCH_QUERY_BIG (10000000; 0 skips the downsample part),
 BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS
-(json,json-100k,ndjson,csv,arrow,parquet), BENCH_QUERY_REPEAT (best of 3),
+(json,json-100k,json-ahead,ndjson,csv,arrow,parquet), BENCH_QUERY_REPEAT (best of 3),
 CLOUDLET_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -57,7 +57,7 @@ POINTS = int(os.environ.get("BENCH_QUERY_POINTS", "1000000"))
 BIG = int(os.environ.get("BENCH_QUERY_BIG", "10000000"))
 SETUPS = os.environ.get("BENCH_QUERY_SETUPS", "influx,sqlite,postgres").split(",")
 FORMATS = os.environ.get("BENCH_QUERY_FORMATS",
-                         "json,json-100k,ndjson,csv,arrow,parquet").split(",")
+                         "json,json-100k,json-ahead,ndjson,csv,arrow,parquet").split(",")
 REPEAT = int(os.environ.get("BENCH_QUERY_REPEAT", "3"))
 SMALL = min(100_000, POINTS)
 T0 = 1_700_000_000  # seconds
