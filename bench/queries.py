@@ -7,9 +7,10 @@ each body and parsing it as it arrives:
 
 - InfluxDB: `GET /query?chunked=true&epoch=ms` (chunks of 10,000 values, each parsed with
   orjson);
-- Cloudlet: `GET /api/v1/streams/{gid}/points` as JSON (pages of `limit=10000`, following
-  `next`; orjson), NDJSON (orjson, a chunk of lines at a time), CSV (`pyarrow.csv` streaming
-  reader), Arrow IPC (`pyarrow.ipc` stream reader) and Parquet (`pyarrow.parquet`, whole body).
+- Cloudlet: `GET /api/v1/streams/{gid}/points` as JSON (pages of `limit=10000`, and of the
+  largest page, `limit=100000` (`json-100k`), following `next`; orjson), NDJSON (orjson, a
+  chunk of lines at a time), CSV (`pyarrow.csv` streaming reader), Arrow IPC (`pyarrow.ipc`
+  stream reader) and Parquet (`pyarrow.parquet`, whole body).
 
 Prints points/s (and the ratio to InfluxDB), the body size, the client's own parse time, the
 server's CPU seconds for the query (/proc/<pid>/stat: comparable when the machine is busy), and
@@ -24,9 +25,9 @@ whole once as NDJSON (the server's memory for 10× the result), and downsampled:
 time(1h)`; the first answer and the best of three are printed, with the load times.
 
 Knobs: BENCH_QUERY_POINTS (1000000), BENCH_QUERY_BIG (10000000; 0 skips the downsample part),
-BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS (json,ndjson,csv,arrow,parquet),
-BENCH_QUERY_REPEAT (best of 3), CLOUDLET_BENCH_POSTGRES_URL (default
-postgresql://postgres@127.0.0.1:5432/postgres).
+BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS
+(json,json-100k,json-ahead,ndjson,csv,arrow,parquet), BENCH_QUERY_REPEAT (best of 3),
+CLOUDLET_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -54,7 +56,8 @@ from bench.timeseries import PG_URL, Cloudlet, Influx, _pg_available  # noqa: E4
 POINTS = int(os.environ.get("BENCH_QUERY_POINTS", "1000000"))
 BIG = int(os.environ.get("BENCH_QUERY_BIG", "10000000"))
 SETUPS = os.environ.get("BENCH_QUERY_SETUPS", "influx,sqlite,postgres").split(",")
-FORMATS = os.environ.get("BENCH_QUERY_FORMATS", "json,ndjson,csv,arrow,parquet").split(",")
+FORMATS = os.environ.get("BENCH_QUERY_FORMATS",
+                         "json,json-100k,json-ahead,ndjson,csv,arrow,parquet").split(",")
 REPEAT = int(os.environ.get("BENCH_QUERY_REPEAT", "3"))
 SMALL = min(100_000, POINTS)
 T0 = 1_700_000_000  # seconds
@@ -198,19 +201,70 @@ def read_influx(client: httpx.Client, url: str, query: str, got: Fetched) -> Non
             got.parse += time.perf_counter() - began
 
 
-def read_json(client: httpx.Client, url: str, params: dict[str, str], got: Fetched) -> None:
+def read_json(client: httpx.Client, url: str, params: dict[str, str], got: Fetched,
+              page: int = 10_000) -> None:
+    """JSON pages of `page` rows, one after the other, following `next`."""
     link: str | None = url
-    query: dict[str, str] | None = {**params, "format": "json", "limit": "10000"}
+    query: dict[str, str] | None = {"format": "json", "limit": str(page), **params}
     while link:
         with client.stream("GET", link, params=query) as answer:
             _check(answer)
             body = b"".join(answer.iter_bytes())
         got.size += len(body)
         began = time.perf_counter()
-        page = orjson.loads(body)
-        got.points += len(page["results"])
+        page_ = orjson.loads(body)
+        got.points += len(page_["results"])
         got.parse += time.perf_counter() - began
-        link, query = page["next"], None
+        link, query = page_["next"], None
+
+
+def read_json_max(client: httpx.Client, url: str, params: dict[str, str], got: Fetched
+                  ) -> None:
+    """The largest JSON page the server gives (100,000 rows), as a bulk reader asks."""
+    read_json(client, url, params, got, page=100_000)
+
+
+def read_json_ahead(client: httpx.Client, url: str, params: dict[str, str], got: Fetched,
+                    page: int = 100_000) -> None:
+    """Pages of 100,000 rows, each asked for as soon as the page before has sent its
+    envelope head (`next` comes before `results`), so the server makes a page while the
+    client parses the one before, as InfluxDB's chunked answer does; at most two bodies
+    wait unparsed (what the SDK's iterator does)."""
+    room = threading.Semaphore(2)
+    sizes: list[int] = []
+
+    def fetch(link: str, query: dict[str, str] | None) -> tuple[bytes, Any]:
+        following: Any = None
+        with client.stream("GET", link, params=query) as answer:
+            _check(answer)
+            parts: list[bytes] = []
+            for chunk in answer.iter_bytes():
+                parts.append(chunk)
+                if following is None:
+                    head = b"".join(parts)
+                    cut = head.find(b',"results":[')
+                    if cut >= 0:
+                        parts = [head]
+                        link = orjson.loads(head[:cut] + b"}")["next"]
+                        following = False
+                        if link:
+                            room.acquire()
+                            following = pool.submit(fetch, link, None)
+        body = b"".join(parts)
+        sizes.append(len(body))
+        return body, following
+
+    with ThreadPoolExecutor(2) as pool:
+        room.acquire()
+        pending: Any = pool.submit(fetch, url, {"format": "json", "limit": str(page),
+                                                **params})
+        while pending:
+            body, pending = pending.result()
+            room.release()
+            began = time.perf_counter()
+            got.points += len(orjson.loads(body)["results"])
+            got.parse += time.perf_counter() - began
+    got.size += sum(sizes)
 
 
 def read_ndjson(client: httpx.Client, url: str, params: dict[str, str], got: Fetched) -> None:
@@ -265,9 +319,11 @@ def read_parquet(client: httpx.Client, url: str, params: dict[str, str], got: Fe
 
 
 READERS: dict[str, Callable[[httpx.Client, str, dict[str, str], Fetched], None]] = {
-    "json": read_json, "ndjson": read_ndjson, "csv": read_csv, "arrow": read_arrow,
-    "parquet": read_parquet}
-PARSERS = {"influx": "orjson per chunk", "json": "orjson per page", "ndjson":
+    "json": read_json, "json-100k": read_json_max, "json-ahead": read_json_ahead,
+    "ndjson": read_ndjson, "csv": read_csv, "arrow": read_arrow, "parquet": read_parquet}
+PARSERS = {"influx": "orjson per chunk", "json": "orjson per page of 10,000",
+           "json-100k": "orjson per page of 100,000",
+           "json-ahead": "orjson per page of 100,000, next asked for early", "ndjson":
            "orjson per run of lines", "csv": "pyarrow.csv stream", "arrow": "pyarrow.ipc stream",
            "parquet": "pyarrow.parquet"}
 

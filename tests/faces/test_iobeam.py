@@ -567,6 +567,32 @@ def test_exports_stream_every_point_without_limit(server: LiveServer, user: Test
     assert len(data) == 30_000 and data[-1] == {"time": 29_999, "value": 29_999.0}
 
 
+def test_an_export_of_a_project_groups_every_series_in_one_query(
+        server: LiveServer, user: TestUser, project: int, token: str) -> None:
+    """The export reads the project once, stream by stream: every series comes whole and
+    oldest first, in stream order, and a series with nothing in range still appears."""
+    written = {("a", "x"): [(t, t / 10) for t in range(0, 90_000)],  # several blocks
+               ("a", "y"): [(t, -1.0) for t in range(500_000, 500_010)],  # out of range
+               ("b", "x"): [(t, t * 2.0) for t in range(1, 600, 7)]}  # interleaved times
+    with Client(server.url, token=user.token) as client:
+        for (device, name), rows in written.items():
+            client.write_points(project, device=device, series={name: {
+                "time": [t for t, _ in rows], "value": [v for _, v in rows]}}, precision="ms")
+        order = [(s["device_key"], s["series"]) for s in sorted(
+            client.get(f"projects/{project}/streams")["results"], key=lambda s: s["id"])]
+    headers = {"Authorization": f"Bearer {token}"}
+    for params, keep in (({"to": 99_999}, lambda rows: rows),
+                         ({"to": 99_999, "limit": 4}, lambda rows: rows[-4:])):
+        answer = httpx.get(face(server) + f"exports/{project}", params=params,
+                           headers=headers, timeout=60)
+        assert answer.status_code == 200
+        result = answer.json()["result"]
+        assert [(r["device_id"], r["name"]) for r in result] == order
+        for r in result:
+            want = keep([[t, v] for t, v in written[r["device_id"], r["name"]] if t <= 99_999])
+            assert [[d["time"], d["value"]] for d in r["data"]] == want, (params, r["name"])
+
+
 def test_exports_refuse_other_projects_and_bad_parameters(
         server: LiveServer, user: TestUser, project: int, token: str) -> None:
     _write_weather(server, token, project)

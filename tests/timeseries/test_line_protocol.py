@@ -68,6 +68,20 @@ def test_device_parameter_replaces_the_measurement(project: Project) -> None:
     assert {s["series"] for s in project.streams(device="host-1")} == {"usage", "used"}
 
 
+def test_influx_paths_take_the_device_parameter_their_error_names(project: Project) -> None:
+    url, token = project.server.url, project.user.api_token(scope="write")
+    auth = {"Authorization": f"Token {token}"}
+    refused = httpx.post(url + "/write", params={"db": project.id, "precision": "s"},
+                         headers=auth, content=b"bad.name v=1 1\n")
+    assert refused.status_code == 400 and "?device=KEY" in refused.json()["error"]
+    for path, where in (("/write", "db"), ("/api/v2/write", "bucket")):
+        answer = httpx.post(url + path, params={where: project.id, "precision": "s",
+                                                "device": f"dev-{where}"},
+                            headers=auth, content=b"bad.name v=1 1\n")
+        assert answer.status_code == 204, (path, answer.text)
+        assert [s["series"] for s in project.streams(device=f"dev-{where}")] == ["v"]
+
+
 def test_influx_v1_and_v2_paths_with_every_auth_form(project: Project) -> None:
     url = project.server.url
     token = project.user.api_token(scope="write")

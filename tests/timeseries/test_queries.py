@@ -280,6 +280,21 @@ def test_a_large_answer_streams_whole(project: Project) -> None:
     assert len(lines) == 2 * n + 1
     times = [int(line.split(",")[2]) for line in lines[1:]]
     assert times == [i * 1000 for i in range(2 * n)]
+    # JSON pages are capped at 100,000 rows; a page that large is streamed in pieces
+    pages = []
+    path = f"/projects/{project.id}/points"
+    with project.client() as c:
+        link, params = path, {"limit": 250_000}
+        while link:
+            answer = c.get(link, params=params)
+            assert answer.status_code == 200 and "content-length" not in answer.headers
+            pages.append(answer.json())
+            link, params = pages[-1]["next"], None
+        head = c.get(path, params={"format": "ndjson", "limit": 3}).text.splitlines()
+    assert [len(p["results"]) for p in pages] == [100_000] * 3
+    assert {p["count"] for p in pages} == {2 * n}
+    assert [r["time"] for p in pages for r in p["results"]] == [i * 1000 for i in range(2 * n)]
+    assert pages[0]["results"][:3] == [json.loads(line) for line in head]
 
 
 @pytest.mark.parametrize("params", [
@@ -409,6 +424,40 @@ def test_events_filter_by_time_and_file_and_serve_their_file(farm: Farm) -> None
     assert download.status_code == 200 and download.content == b"event payload"
     assert "log.txt" in download.headers["content-disposition"]
     assert none.status_code == 404 and wrong.status_code == 404
+
+
+def test_count_is_exact_over_chunks_gaps_and_overwrites(project: Project) -> None:
+    """`count` comes from the chunks' point counts where it can: ranges that cut chunks,
+    a chunk written into a gap, and overwritten or out-of-order points in the head all
+    count what the rows are, before and after compaction."""
+    want: dict[int, float] = {}
+    batches = [[(t, 1.0) for t in range(0, 1000)], [(t, 2.0) for t in range(2000, 3000)],
+               [(t, 3.0) for t in range(1000, 2000, 2)],  # into the gap: a chunk of its own
+               [(t, 4.0) for t in range(990, 2010, 3)]]  # overwrites and new points: head
+    for batch in batches:
+        project.post({"device": "c", "series": {"v": [[t, v] for t, v in batch]}},
+                     precision="s").raise_for_status()
+        want.update(batch)
+    gid = project.stream("c", "v")["gid"]
+    ranges = [{}, {"start": 500, "end": 2500}, {"start": 999, "end": 1000},
+              {"start": 1001, "end": 1999}, {"start": 2999}, {"end": 0}, {"start": 4000},
+              {"start": 10, "end": 2990, "lastn": 700}]
+
+    def check() -> None:
+        with project.client() as c:
+            for r in ranges:
+                params = {"precision": "s", **r}
+                page = c.get(f"/streams/{gid}/points", params={**params, "limit": 7}).json()
+                rows = c.get(f"/streams/{gid}/points",
+                             params={**params, "format": "ndjson"}).text.splitlines()
+                times = [t for t in sorted(want) if r.get("start", -1) <= t
+                         <= r.get("end", 10**9)][-r.get("lastn", 0):]
+                assert page["count"] == len(rows) == len(times), r
+
+    check()
+    with project.client() as c:
+        assert c.post("/_debug/timeseries/compact").status_code == 200
+    check()
 
 
 def test_nan_free_values_roundtrip_exactly(project: Project) -> None:

@@ -73,14 +73,16 @@ def _v2_error(error: DomainError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-async def _write(request: Request, project: str | None, precision: str, v2: bool) -> Response:
+async def _write(request: Request, project: str | None, precision: str, v2: bool,
+                 device: str | None) -> Response:
     try:
         if not project:
             raise Invalid("Name the project: ?bucket=<project id or gid>." if v2 else
                           "Name the project: ?db=<project id or gid>.")
         factor = precision_factor(precision)
         assert factor is not None
-        await ingest(request, influx_token(request), project, line_parser(factor, None))
+        await ingest(request, influx_token(request), project, line_parser(factor, device),
+                     device=device)
     except DomainError as error:
         return _v2_error(error) if v2 else _v1_error(error)
     return Response(status_code=204, headers=_HEADERS)
@@ -88,22 +90,24 @@ async def _write(request: Request, project: str | None, precision: str, v2: bool
 
 @router.post("/write", status_code=204)
 async def write_v1(request: Request, db: str | None = None, precision: str = "n",
-                   rp: str | None = None, u: str | None = None, p: str | None = None
-                   ) -> Response:
-    """InfluxDB 1.x write: `db` is the project (id, gid or uuid); `rp` and `u` are ignored."""
+                   rp: str | None = None, u: str | None = None, p: str | None = None,
+                   device: str | None = None) -> Response:
+    """InfluxDB 1.x write: `db` is the project (id, gid or uuid); `rp` and `u` are ignored;
+    `device` (a Cloudlet extension) writes every line to that device key."""
     unit = _V1_PRECISION.get(precision)
     if unit is None:
         return _v1_error(Invalid(f"Unknown precision {precision!r}; use n, u, ms, s, m or h."))
-    return await _write(request, db, unit, v2=False)
+    return await _write(request, db, unit, v2=False, device=device)
 
 
 @router.post("/api/v2/write", status_code=204)
 async def write_v2(request: Request, bucket: str | None = None, org: str | None = None,
-                   precision: str = "ns") -> Response:
-    """InfluxDB 2.x write: `bucket` is the project (id, gid or uuid); `org` is ignored."""
+                   precision: str = "ns", device: str | None = None) -> Response:
+    """InfluxDB 2.x write: `bucket` is the project (id, gid or uuid); `org` is ignored;
+    `device` as for the 1.x write."""
     if precision not in ("ns", "us", "ms", "s"):
         return _v2_error(Invalid(f"Unknown precision {precision!r}; use ns, us, ms or s."))
-    return await _write(request, bucket, precision, v2=True)
+    return await _write(request, bucket, precision, v2=True, device=device)
 
 
 @router.api_route("/ping", methods=["GET", "HEAD"], status_code=204)

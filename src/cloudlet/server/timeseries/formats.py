@@ -1,8 +1,8 @@
 """Wire formats of query results: JSON rows, NDJSON, CSV, Arrow IPC stream and Parquet.
 
 Rows are `{stream, timestamp, time, value, output_value}` (+ `count` when downsampled):
-`timestamp` is ISO-8601 UTC with microseconds, `time` epoch µs. Text formats are encoded a
-block at a time without a Python object per row: orjson writes each numpy column in C,
+`timestamp` is ISO-8601 UTC with microseconds, `time` epoch µs. Text formats are encoded
+PIECE_ROWS rows at a time without a Python object per row: orjson writes each numpy column in C,
 the column texts are cut into per-row pieces with one `replace` + `split`, the fixed-width
 ISO timestamps come from lookup tables, and one `join` interleaves the pieces (measured
 here: several million rows/s, against about one million for orjson over a dict per row).
@@ -13,7 +13,7 @@ is optional (the `arrow` extra).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,12 @@ MEDIA_TYPES = {
 }
 BINARY = ("arrow", "parquet")
 COLUMNS = ("stream", "timestamp", "time", "value", "output_value")
+# Rows of text encoded at once: measured in isolation here, about 40% less CPU per row at
+# 4,096 rows than at 65,536 (a piece's work stays in the CPU caches; inside the server on a
+# shared machine the gain is within the noise). Pieces are joined into sends of SEND_ROWS
+# rows, as each send has its own cost; a JSON page is streamed send by send.
+PIECE_ROWS = 4096
+SEND_ROWS = 16_384
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _DIGITS = {k: np.array([f"{i:0{k}d}".encode() for i in range(10**k)], f"S{k}")
@@ -210,25 +216,37 @@ def csv_rows(block: Block, gids: list[str]) -> bytes:
     return _interleave(n, columns)
 
 
-def ndjson(blocks: Iterable[Block], gids: list[str]) -> Iterator[bytes]:
+def _encoded(blocks: Iterable[Block], encode: Callable[[Block], bytes]) -> Iterator[bytes]:
+    """The blocks' text, encoded PIECE_ROWS rows at a time, in sends of SEND_ROWS rows."""
     for block in blocks:
-        if len(block):
-            yield json_rows(block, gids, b"\n")
+        for send in range(0, len(block), SEND_ROWS):
+            part = block.part(slice(send, send + SEND_ROWS))
+            yield b"".join([encode(part.part(slice(start, start + PIECE_ROWS)))
+                            for start in range(0, len(part), PIECE_ROWS)])
+
+
+def ndjson(blocks: Iterable[Block], gids: list[str]) -> Iterator[bytes]:
+    yield from _encoded(blocks, lambda piece: json_rows(piece, gids, b"\n"))
 
 
 def csv(blocks: Iterable[Block], gids: list[str], downsampled: bool) -> Iterator[bytes]:
     yield csv_header(downsampled)
-    for block in blocks:
-        if len(block):
-            yield csv_rows(block, gids)
+    yield from _encoded(blocks, lambda piece: csv_rows(piece, gids))
 
 
-def json_page(page: Any, next_url: str | None, previous_url: str | None) -> bytes:
-    """The JSON envelope `{count, next, previous, results}` of one query page."""
-    rows = json_rows(page.block, [s["gid"] for s in page.streams], b",")
-    return b"".join([orjson.dumps({"count": page.count, "next": next_url,
-                                   "previous": previous_url})[:-1],
-                     b',"results":[', rows[:-1], b"]}"])
+def json_page(page: Any, next_url: str | None, previous_url: str | None) -> Iterator[bytes]:
+    """The JSON envelope `{count, next, previous, results}` of one query page, in sends of
+    SEND_ROWS rows: a large page is streamed, never held as one text. The links come
+    first, so a reader can ask for the next page before this one has arrived."""
+    gids = [s["gid"] for s in page.streams]
+    yield orjson.dumps({"count": page.count, "next": next_url,
+                        "previous": previous_url})[:-1] + b',"results":['
+    held = b""  # the last send waits: its last row has no comma after it
+    for rows in _encoded([page.block], lambda piece: json_rows(piece, gids, b",")):
+        if held:
+            yield held
+        held = rows
+    yield held[:-1] + b"]}"
 
 
 # --- Arrow and Parquet ---------------------------------------------------------------------

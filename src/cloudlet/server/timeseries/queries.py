@@ -14,7 +14,9 @@ effective output MDO (`value * m / d + o`); for buckets, to the aggregate (a cou
 count, a sum adds the offset once per point, and a negative factor swaps min and max).
 
 - `page(principal, query, page_size=, cursor=)` answers `count` (the total, computed on the
-  first page and carried in the cursors) and keyset `next` / `previous` cursors.
+  first page and carried in the cursors; for raw points without value filters it comes
+  from the chunks' point counts, decoding only the chunks the range cuts) and keyset
+  `next` / `previous` cursors.
 - `blocks(principal, query)` yields numpy column blocks for streaming exports.
 """
 
@@ -53,7 +55,9 @@ class Query:
     """What to read. Scope: `streams` (gids), or `project` narrowed to `devices` (gids,
     keys or ids) and `series` (names or variable gids); both forms combine (the streams
     must then be in the project and match). Times in µs, both inclusive; `lastn` counts
-    per stream."""
+    per stream. `by_stream` answers each stream's rows whole, streams in id order, instead
+    of merging them by time (one query for exports that group by series); `limit` then
+    counts in that order, and it has no pages."""
 
     project: str | None = None
     streams: tuple[str, ...] = ()
@@ -71,6 +75,7 @@ class Query:
     eq: float | None = None
     every: int | None = None
     agg: str = "mean"
+    by_stream: bool = False  # streamed results: stream by stream (by id), not merged by time
 
     def __post_init__(self) -> None:
         if not self.streams and self.project is None:
@@ -181,6 +186,8 @@ class QueryService:
         """One page of the result, from the start (or the end, for `previous` cursors)."""
         if page_size < 1:
             raise Invalid("page_size must be at least 1.")
+        if query.by_stream:
+            raise Invalid("Pages are merged by time; by_stream is for streamed results.")
         state = _Cursor.parse(cursor, query) if cursor else None
         with self.db.read() as conn:
             found = self._resolve(conn, principal, query)
@@ -436,7 +443,19 @@ class _Reader:
         return None
 
     def count(self, lo: Key, hi: Key) -> int:
-        return sum(len(b) for i in range(len(self.ids)) for b in self.pieces(i, lo, hi))
+        """Rows in [lo, hi]: raw points without value filters are counted from the chunks'
+        point counts (`PointStore.count_points`), everything else by reading."""
+        total = 0
+        for i in range(len(self.ids)):
+            known = None
+            if self.query.every is None and not self.query.filtered:
+                span = self._time_range(i, lo, hi)
+                if span is None:
+                    continue
+                known = self.store.count_points(self.conn, self.ids[i], *span)
+            total += known if known is not None else sum(
+                len(b) for b in self.pieces(i, lo, hi))
+        return total
 
     def take(self, lo: Key, hi: Key, n: int, *, smallest: bool) -> Block:
         """The n smallest (or largest) rows by key in [lo, hi], ascending. Once n rows are
@@ -478,9 +497,15 @@ class _Reader:
 
     def stream(self, lo: Key, hi: Key) -> Iterator[Block]:
         """Every row in [lo, hi] in output order, as blocks: a k-way merge of the streams'
-        pieces, emitting what no stream can still precede."""
+        pieces, emitting what no stream can still precede (with `by_stream`, one stream's
+        pieces after another's)."""
         ascending = not self.query.descending
         sources = [self.pieces(i, lo, hi, ascending=ascending) for i in range(len(self.ids))]
+        if self.query.by_stream:
+            for source in sources:
+                for block in source:
+                    yield from _split(block)
+            return
         if len(sources) == 1:
             for block in sources[0]:
                 yield from _split(block)

@@ -16,6 +16,7 @@ Rows are written with the driver directly: `executemany` on SQLite, binary COPY 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ SMALL_CHUNK = CHUNK_POINTS // 4  # a chunk below this is worth merging with its 
 # chunks are fetched a few at a time (a server-side cursor on PostgreSQL), so a long read
 # holds a few blobs, not the whole result
 _STREAMED = {"stream_results": True, "max_row_buffer": 8}
+_CURSOR_NAMES = itertools.count()  # server-side cursors need names unique per connection
 
 
 @dataclass
@@ -194,10 +196,7 @@ class PointStore:
         lo = -(2**63) if start is None else start
         hi = 2**63 - 1 if end is None else end
         head_ts, head_values = self._head(conn, stream_id, lo, hi)
-        rows = conn.exec_driver_sql(
-            self._sql("SELECT t_min, t_max, data FROM point_chunks WHERE stream_id = ? "
-                      "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id"),
-            (stream_id, lo, hi), execution_options=_STREAMED)
+        rows = self._chunks_in(conn, stream_id, lo, hi)
         pending: tuple[I64, F64] | None = None  # the previous chunk, waiting for its head
         prev_max = None
         overlapping: list[tuple[I64, F64]] = []
@@ -231,6 +230,55 @@ class PointStore:
             yield codec.merge([pending, (head_ts[hpos:], head_values[hpos:])])
         elif hpos < len(head_ts):
             yield head_ts[hpos:], head_values[hpos:]
+
+    def count_points(self, conn: Connection, stream_id: int, start: int, end: int
+                     ) -> int | None:
+        """How many points [start, end] (inclusive) holds, from the chunks' point counts:
+        only the (at most two) chunks the range cuts are decoded. None when that would not
+        be exact, i.e. the head holds points in the range (they may overwrite chunk points)
+        or chunks overlap; the caller then counts by reading."""
+        if conn.exec_driver_sql(
+                self._sql("SELECT 1 FROM point_head WHERE stream_id = ? AND ts >= ? "
+                          "AND ts <= ? LIMIT 1"), (stream_id, start, end)).first():
+            return None
+        rows = conn.exec_driver_sql(
+            self._sql("SELECT id, t_min, t_max, n FROM point_chunks WHERE stream_id = ? "
+                      "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id"),
+            (stream_id, start, end)).all()
+        total, prev_max, cut = 0, None, []
+        for chunk_id, t_min, t_max, n in rows:
+            if prev_max is not None and t_min <= prev_max:
+                return None
+            prev_max = t_max
+            if t_min < start or t_max > end:
+                cut.append(chunk_id)
+            else:
+                total += n
+        for chunk_id in cut:
+            data = conn.exec_driver_sql(
+                self._sql("SELECT data FROM point_chunks WHERE id = ?"), (chunk_id,)
+            ).scalar_one()
+            ts, _ = codec.decode(data)
+            total += int(np.searchsorted(ts, end, "right") - np.searchsorted(ts, start, "left"))
+        return total
+
+    def _chunks_in(self, conn: Connection, stream_id: int, lo: int, hi: int
+                   ) -> Iterator[tuple[int, int, bytes]]:
+        """(t_min, t_max, data) of the chunks overlapping [lo, hi], in order, a few at a
+        time. On PostgreSQL through a binary server-side cursor: bytea arrives as bytes,
+        not as hex text twice its size."""
+        sql = self._sql("SELECT t_min, t_max, data FROM point_chunks WHERE stream_id = ? "
+                        "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id")
+        if not self.is_postgres:
+            yield from conn.exec_driver_sql(sql, (stream_id, lo, hi),
+                                            execution_options=_STREAMED)
+            return
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor(name=f"chunks_{next(_CURSOR_NAMES)}", binary=True) as cur:  # type: ignore[call-arg]
+            cur.itersize = _STREAMED["max_row_buffer"]
+            cur.execute(sql, (stream_id, lo, hi))
+            yield from cur
 
     def start_for(self, conn: Connection, stream_id: int, top: int, n: int) -> int | None:
         """A time from which [time, top] holds about n stored points, for reading a stream

@@ -45,12 +45,13 @@ def _native_points(request: Request, query: dict[str, str], project: str | None
 
 def _influx_v1(request: Request, query: dict[str, str], _: str | None) -> Awaitable[Response]:
     return influx.write_v1(request, db=query.get("db"), precision=query.get("precision", "n"),
-                           rp=query.get("rp"), u=query.get("u"), p=query.get("p"))
+                           rp=query.get("rp"), u=query.get("u"), p=query.get("p"),
+                           device=query.get("device"))
 
 
 def _influx_v2(request: Request, query: dict[str, str], _: str | None) -> Awaitable[Response]:
     return influx.write_v2(request, bucket=query.get("bucket"), org=query.get("org"),
-                           precision=query.get("precision", "ns"))
+                           precision=query.get("precision", "ns"), device=query.get("device"))
 
 
 _NATIVE = re.compile(r"^/api/v1/projects/([^/]+)/(write|points)$")

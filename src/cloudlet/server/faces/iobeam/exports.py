@@ -106,30 +106,38 @@ def _some(ref: str | None) -> tuple[str, ...]:
 
 
 def answer(services: Services, caller: Principal, export: Export) -> Iterator[bytes]:
-    """The export's body, one series at a time and one block at a time (bounded memory).
-    Scope and rights are checked before the first byte, so refusals are proper errors."""
-    found = services.queries.resolve(caller, _query(
+    """The export's body: one query, stream by stream and one block at a time (bounded
+    memory). Scope and rights are checked before the first byte, so refusals are proper
+    errors; a series without matching points answers an empty `data`."""
+    result = services.queries.blocks(caller, _query(
         export, project=str(export.project), devices=_some(export.device),
-        series=_some(export.series)))
+        series=_some(export.series), by_stream=True))
+    found = result.streams
+
+    def opening(index: int) -> bytes:
+        stream = found[index]
+        head = orjson.dumps({"project_id": export.project, "device_id": stream["device_key"],
+                             "name": stream["series"]})
+        return (b"]}," if index else b"") + head[:-1] + b',"data":['
 
     def body() -> Iterator[bytes]:
         yield b'{"result":['
-        for n, stream in enumerate(found):
-            head = orjson.dumps({"project_id": export.project, "device_id": stream["device_key"],
-                                 "name": stream["series"]})
-            yield (b"," if n else b"") + head[:-1] + b',"data":['
-            first = True
-            for block in services.queries.blocks(caller, _query(
-                    export, streams=(stream["gid"],))).blocks:
-                if not len(block):
-                    continue
-                times = (block.ts // export.divisor).tolist()
-                values = block.value.astype(np.float64).tolist()
-                rows = orjson.dumps([{"time": t, "value": v}
-                                     for t, v in zip(times, values, strict=True)])
-                yield (b"" if first else b",") + rows[1:-1]
-                first = False
-            yield b"]}"
-        yield b'],"timefmt":' + orjson.dumps(export.timefmt) + b"}"
+        opened, first = -1, True  # the series written so far; no row yet in the last one
+        for block in result.blocks:
+            index = int(block.stream[0])  # by_stream: a block holds one stream's rows
+            while opened < index:
+                opened += 1
+                yield opening(opened)
+                first = True
+            times = (block.ts // export.divisor).tolist()
+            values = block.value.astype(np.float64).tolist()
+            rows = orjson.dumps([{"time": t, "value": v}
+                                 for t, v in zip(times, values, strict=True)])
+            yield (b"" if first else b",") + rows[1:-1]
+            first = False
+        while opened < len(found) - 1:
+            opened += 1
+            yield opening(opened)
+        yield (b"]}" if found else b"") + b'],"timefmt":' + orjson.dumps(export.timefmt) + b"}"
 
     return body()
