@@ -98,7 +98,13 @@ class _Fixed:
         self.fields: list[tuple[int, Any]] = []  # (width, array of S<width> or bytes)
 
     def add(self, values: Any, width: int) -> None:
-        self.fields.append((width, values))
+        """A field; text the same in every row joins the text before it when that is too
+        (a copy fewer)."""
+        if isinstance(values, bytes) and self.fields and isinstance(self.fields[-1][1], bytes):
+            before = self.fields[-1][1]
+            self.fields[-1] = (width + len(before), before + values)
+        else:
+            self.fields.append((width, values))
 
     def iso(self, ts: I64) -> None:
         """`2026-01-02T03:04:05.123456` (26 bytes)."""
