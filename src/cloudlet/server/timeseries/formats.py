@@ -220,11 +220,8 @@ def _rows(block: Block, gids: list[str], chosen: tuple[str, ...], opens: dict[st
         if name == "stream":
             table = [lead + h + tail for h in heads]
             out.append([table[j] for j in block.stream.tolist()])
-        elif name == "time":
-            out.append(_pieces(ts, tail, lead))
         else:
-            column = getattr(block, name)
-            out.append(_pieces(column, tail, lead))
+            out.append(_pieces(ts if name == "time" else getattr(block, name), tail, lead))
     if fixed is not None:
         out.append(fixed.rows())
     return _interleave(n, out)
@@ -246,7 +243,7 @@ def _chosen(block: Block, chosen: tuple[str, ...] | None) -> tuple[str, ...]:
 def json_rows(block: Block, gids: list[str], end: bytes,
               chosen: tuple[str, ...] | None = None) -> bytes:
     """The block's rows as JSON objects of the `chosen` columns (default: all), each
-    followed by `end` (b"\n" for NDJSON, b"," between the rows of a JSON array)."""
+    followed by `end` (b"\\n" for NDJSON, b"," between the rows of a JSON array)."""
     return _rows(block, gids, _chosen(block, chosen), _JSON_OPENS, _JSON_CLOSES, b"{",
                  b"}" + end)
 
