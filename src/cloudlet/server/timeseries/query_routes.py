@@ -26,8 +26,9 @@ from cloudlet.server.http.pagination import absolute_url
 from cloudlet.server.services import Services
 from cloudlet.server.timeseries import formats
 from cloudlet.server.timeseries import queries as q
-from cloudlet.server.timeseries.batch import Problems, one_micros, precision_factor
+from cloudlet.server.timeseries.batch import precision_factor
 from cloudlet.server.timeseries.routes import time_param
+from cloudlet.server.timeseries.times import one_time
 
 router = APIRouter(tags=["timeseries"])
 PAGE_SIZE, MAX_PAGE_SIZE = 1000, 100_000
@@ -185,10 +186,7 @@ class SumRequest(BaseModel):
 def _body_time(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
-    problems = Problems()
-    out = one_micros(value, precision_factor("ms"), problems, name)
-    problems.raise_if_any()
-    return out
+    return one_time(value, precision_factor("ms"), name)
 
 
 @router.post("/reports/sum")
