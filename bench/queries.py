@@ -10,7 +10,10 @@ each body and parsing it as it arrives:
 - Cloudlet: `GET /api/v1/streams/{gid}/points` as JSON (pages of `limit=10000`, and of the
   largest page, `limit=100000` (`json-100k`), following `next`; orjson), NDJSON (orjson, a
   chunk of lines at a time), CSV (`pyarrow.csv` streaming reader), Arrow IPC (`pyarrow.ipc`
-  stream reader) and Parquet (`pyarrow.parquet`, whole body).
+  stream reader) and Parquet (`pyarrow.parquet`, whole body). Those rows carry every
+  column (`stream, timestamp, time, value, output_value`, ~157 bytes a JSON row); the
+  `json-100k-tv` and `ndjson-tv` rows ask `fields=time,value`, the same information
+  InfluxDB's answer carries (time and value), so they compare like with like.
 
 Prints points/s (and the ratio to InfluxDB), the body size, the client's own parse time, the
 server's CPU seconds for the query (/proc/<pid>/stat: comparable when the machine is busy), and
@@ -26,7 +29,8 @@ time(1h)`; the first answer and the best of three are printed, with the load tim
 
 Knobs: BENCH_QUERY_POINTS (1000000), BENCH_QUERY_BIG (10000000; 0 skips the downsample part),
 BENCH_QUERY_SETUPS (influx,sqlite,postgres), BENCH_QUERY_FORMATS
-(json,json-100k,json-ahead,ndjson,csv,arrow,parquet), BENCH_QUERY_REPEAT (best of 3),
+(json,json-100k,json-ahead,ndjson,csv,arrow,parquet,json-100k-tv,ndjson-tv),
+BENCH_QUERY_REPEAT (best of 3),
 CLOUDLET_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -57,7 +61,8 @@ POINTS = int(os.environ.get("BENCH_QUERY_POINTS", "1000000"))
 BIG = int(os.environ.get("BENCH_QUERY_BIG", "10000000"))
 SETUPS = os.environ.get("BENCH_QUERY_SETUPS", "influx,sqlite,postgres").split(",")
 FORMATS = os.environ.get("BENCH_QUERY_FORMATS",
-                         "json,json-100k,json-ahead,ndjson,csv,arrow,parquet").split(",")
+                         "json,json-100k,json-ahead,ndjson,csv,arrow,parquet,json-100k-tv,"
+                         "ndjson-tv").split(",")
 REPEAT = int(os.environ.get("BENCH_QUERY_REPEAT", "3"))
 SMALL = min(100_000, POINTS)
 T0 = 1_700_000_000  # seconds
@@ -318,14 +323,31 @@ def read_parquet(client: httpx.Client, url: str, params: dict[str, str], got: Fe
     got.parse += time.perf_counter() - began
 
 
+TIME_VALUE = {"fields": "time,value"}  # what InfluxDB's /query answer carries
+
+
+def read_json_max_tv(client: httpx.Client, url: str, params: dict[str, str], got: Fetched
+                     ) -> None:
+    """Pages of 100,000 rows of time and value only."""
+    read_json(client, url, {**params, **TIME_VALUE}, got, page=100_000)
+
+
+def read_ndjson_tv(client: httpx.Client, url: str, params: dict[str, str], got: Fetched
+                   ) -> None:
+    read_ndjson(client, url, {**params, **TIME_VALUE}, got)
+
+
 READERS: dict[str, Callable[[httpx.Client, str, dict[str, str], Fetched], None]] = {
     "json": read_json, "json-100k": read_json_max, "json-ahead": read_json_ahead,
-    "ndjson": read_ndjson, "csv": read_csv, "arrow": read_arrow, "parquet": read_parquet}
+    "ndjson": read_ndjson, "csv": read_csv, "arrow": read_arrow, "parquet": read_parquet,
+    "json-100k-tv": read_json_max_tv, "ndjson-tv": read_ndjson_tv}
 PARSERS = {"influx": "orjson per chunk", "json": "orjson per page of 10,000",
            "json-100k": "orjson per page of 100,000",
            "json-ahead": "orjson per page of 100,000, next asked for early", "ndjson":
            "orjson per run of lines", "csv": "pyarrow.csv stream", "arrow": "pyarrow.ipc stream",
-           "parquet": "pyarrow.parquet"}
+           "parquet": "pyarrow.parquet",
+           "json-100k-tv": "orjson per page of 100,000; fields=time,value (as InfluxDB)",
+           "ndjson-tv": "orjson per run of lines; fields=time,value (as InfluxDB)"}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -545,15 +567,15 @@ def bench_cloudlet(backend: str, figures: Figures) -> None:
 def report(figures: Figures) -> None:
     reference = next((r.rate for r in figures.rows if r.fmt == "influx" and r.rate), None)
     small, whole = f"RSS MiB {SMALL // 1000}k", f"{POINTS // 1000}k"
-    print(f"{'target':<20}{'format':<9}{'points/s':>12}{'vs influx':>10}{'body MB':>9}"
+    print(f"{'target':<20}{'format':<13}{'points/s':>12}{'vs influx':>10}{'body MB':>9}"
           f"{'parse s':>9}{'srv CPU s':>10}{small:>15}{whole:>12}  client parser")
     for r in figures.rows:
         if r.error:
-            print(f"{r.target:<20}{r.fmt:<9}  error: {r.error}")
+            print(f"{r.target:<20}{r.fmt:<13}  error: {r.error}")
             continue
         assert r.rate is not None
         ratio = f"{r.rate / reference:.2f}x" if reference else ""
-        print(f"{r.target:<20}{r.fmt:<9}{r.rate:>12,.0f}{ratio:>10}{r.size / 1e6:>9.1f}"
+        print(f"{r.target:<20}{r.fmt:<13}{r.rate:>12,.0f}{ratio:>10}{r.size / 1e6:>9.1f}"
               f"{r.parse:>9.2f}{r.cpu:>10.2f}{r.rss_small:>15}{r.rss_all:>12}  {PARSERS[r.fmt]}")
     if figures.downsample:
         print(f"\ndownsample over {BIG:,} points, every 1h ({-(-BIG // 3600):,} buckets)")

@@ -8,12 +8,12 @@ import os
 import pty
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.cli.conftest import Cli, run_module
 from tests.support.accounts import TestUser
 from tests.support.live import LiveServer
+from tests.support.terminal import drain
 
 
 def test_upload_ls_find_meta_mv_download_rm(as_user: Cli, tmp_path: Path) -> None:
@@ -88,16 +88,7 @@ def test_a_progress_bar_on_a_terminal_only(server: LiveServer, user: TestUser,
         [sys.executable, "-m", "cloudlet", "files", "upload", str(big), "--name", "tty.bin"],
         env=env, stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
-    screen = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break  # the child closed the terminal
-        if not chunk:
-            break
-        screen += chunk
+    screen = drain(leader)
     process.wait(timeout=60)
     os.close(leader)
     assert process.returncode == 0, screen.decode(errors="replace")

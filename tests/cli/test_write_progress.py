@@ -7,11 +7,11 @@ import os
 import pty
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.support.accounts import TestUser
 from tests.support.live import LiveServer
+from tests.support.terminal import drain
 
 
 def test_the_bar_is_drawn_on_stderr_and_stdout_stays_clean(server: LiveServer, user: TestUser,
@@ -29,16 +29,7 @@ def test_the_bar_is_drawn_on_stderr_and_stdout_stays_clean(server: LiveServer, u
              str(lines), "--precision", "s", "--batch-size", "500"],
             env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=follower)
         os.close(follower)
-        screen = b""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break  # the child closed the terminal
-            if not chunk:
-                break
-            screen += chunk
+        screen = drain(leader)
         process.wait(timeout=60)
     os.close(leader)
     terminal = screen.decode(errors="replace")

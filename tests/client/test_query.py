@@ -232,6 +232,43 @@ def test_to_pandas_without_pyarrow_reads_json_pages(client: cloudlet.Client, dat
     assert from_json["count"].tolist() == [60] * 6
 
 
+def test_fields_fetch_only_the_columns_asked_for(client: cloudlet.Client, data: Seeded,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    query = client.query(data.project).device("roof")
+    full = query.all()
+    narrow = query.fields("value", "time")
+    points = narrow.page_size(70).all()
+    assert [(p.timestamp_us, p.value) for p in points] == [(p.timestamp_us, p.value)
+                                                           for p in full]
+    assert {(p.stream, p.output_value, p.count) for p in points} == {(None, None, None)}
+    assert points[0].time == full[0].time and points[0].timestamp_ms == T0_MS
+    assert list(narrow.ndjson()) == points and narrow.count() == N
+    assert narrow.params()["fields"] == "value,time"
+    lines = b"".join(narrow.iter_bytes("csv")).decode().splitlines()
+    assert lines[0] == "time,value" and len(lines) == N + 1
+    iso = query.fields("timestamp").limit(3).all()  # time comes from the ISO text alone
+    assert [p.timestamp_us for p in iso] == [p.timestamp_us for p in full[:3]]
+    assert [p.value for p in iso] == [None] * 3
+    hourly = query.every("1h").agg("count").fields("count").all()
+    assert [(p.count, p.time) for p in hourly] == [(60, None)] * 3
+    with pytest.raises(ValueError, match="needs every"):
+        query.fields("count").all()
+    with pytest.raises(ValueError, match="not \\['speed'\\]"):
+        query.fields("time", "speed")
+    with pytest.raises(ValueError):
+        query.fields()
+    if _importable("pyarrow") and _importable("pandas"):
+        table = narrow.to_arrow()
+        assert table.column_names == ["time", "value"]
+        assert table.column("value").to_pylist() == [p.value for p in full]
+        with_arrow = narrow.to_pandas()
+        with monkeypatch.context() as hidden:
+            hidden.setitem(sys.modules, "pyarrow", None)
+            from_json = narrow.to_pandas()
+        assert list(from_json.columns) == list(with_arrow.columns) == ["time", "value"]
+        assert from_json.equals(with_arrow)
+
+
 def test_missing_extras_name_the_extra(client: cloudlet.Client, monkeypatch: pytest.MonkeyPatch
                                        ) -> None:
     query = client.query().stream("s--0000-0001--0000-0000-0000-0001--5001")
@@ -375,6 +412,12 @@ def test_async_query_and_report(server: LiveServer, user: TestUser, data: Seeded
             assert [p async for p in query.last(3).ndjson()] == points[-3:]
             hourly = await query.every("1h").agg("first").all()
             assert [p.value for p in hourly] == [0.0, 30.0, 60.0]
+            narrow = await query.fields("time", "value").page_size(40).all()
+            assert [(p.timestamp_us, p.value) for p in narrow] == [
+                (p.timestamp_us, p.value) for p in points]
+            assert {p.stream for p in narrow} == {None}
+            assert [p async for p in query.fields("value").ndjson()] == [
+                StreamPoint(None, None, None, p.value, None) for p in points]
             chunks = b"".join([c async for c in query.iter_bytes("csv")])
             assert chunks.count(b"\n") == N + 1
             seen: list[int] = []

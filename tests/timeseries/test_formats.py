@@ -8,9 +8,11 @@ import io
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cloudlet.server.core.errors import Invalid
 from cloudlet.server.timeseries import formats
 from cloudlet.server.timeseries.queries import Block
 
@@ -58,3 +60,35 @@ def test_json_and_csv_rows_parse_back(made: tuple[Block, list[str]]) -> None:
     assert parsed[0] == keys
     assert [[r[0], r[1], int(r[2]), float(r[3]), float(r[4])] + [int(x) for x in r[5:]]
             for r in parsed[1:]] == want
+
+
+@settings(max_examples=200)
+@given(blocks(), st.data())
+def test_a_subset_of_columns_parses_back_in_the_documented_order(
+        made: tuple[Block, list[str]], data: st.DataObject) -> None:
+    block, gids = made
+    every = list(formats.COLUMNS) + (["count"] if block.count is not None else [])
+    asked = data.draw(st.lists(st.sampled_from(every), min_size=1, unique=True))
+    chosen = formats.columns(",".join(asked), block.count is not None)
+    assert list(chosen) == [k for k in every if k in asked]
+    want = [[v for k, v in zip(every, row, strict=True) if k in asked]
+            for row in _expected(block, gids)]
+    for end in (b"\n", b","):
+        text = formats.json_rows(block, gids, end, chosen)
+        rows = json.loads(b"[" + text.replace(b"\n", b",")[:-1] + b"]")
+        assert [list(row) for row in rows] == [list(chosen)] * len(rows)
+        assert [list(row.values()) for row in rows] == want
+    text = formats.csv_header(block.count is not None, chosen) + formats.csv_rows(
+        block, gids, chosen)
+    parsed = list(csv.reader(io.StringIO(text.decode())))
+    assert parsed[0] == list(chosen)
+    cast = {"stream": str, "timestamp": str, "time": int, "value": float,
+            "output_value": float, "count": int}
+    assert [[cast[k](x) for k, x in zip(chosen, r, strict=True)] for r in parsed[1:]] == want
+
+
+@pytest.mark.parametrize("fields", ["", "time,,value", "time,speed", "Value", "count"])
+def test_unknown_or_empty_names_and_count_without_every_are_refused(fields: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        formats.columns(fields, downsampled=False)
+    assert "fields" in str(refused.value)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -267,6 +268,61 @@ def test_every_format_parses_back_to_the_same_rows(farm: Farm) -> None:
     assert wins.headers["content-type"].startswith("application/x-ndjson")
 
 
+@pytest.mark.parametrize("fields", ["value,time", "output_value,stream,timestamp",
+                                    "time,count,value"])
+def test_fields_picks_the_columns_of_every_format_in_the_documented_order(
+        farm: Farm, fields: str) -> None:
+    path = f"/projects/{farm.project.id}/points"
+    params = {"every": "5m", "agg": "max"} if "count" in fields else {}
+    full = farm.get(path, limit=10_000, **params).json()["results"]
+    keys = [k for k in full[0] if k in fields.split(",")]
+    want = [{k: r[k] for k in keys} for r in full]
+    page = farm.get(path, limit=10_000, fields=fields, **params).json()
+    assert [list(r) for r in page["results"]] == [keys] * len(want)
+    assert page["results"] == want and page["count"] == len(want)
+    assert farm.rows(path, fields=fields, **params) == want
+    lines = farm.get(path, format="csv", fields=fields, **params).text.splitlines()
+    assert lines[0].split(",") == keys
+    assert lines[1:] == [",".join(str(r[k]) if k != "timestamp" else r[k] for k in keys)
+                         for r in want]
+    binary = [k for k in ("stream", "time", "value", "output_value", "count")
+              if k in keys or (k == "time" and "timestamp" in keys)]
+    for fmt, read in (("arrow", lambda b: ipc.open_stream(b).read_all()),
+                      ("parquet", lambda b: pq.read_table(io.BytesIO(b)))):
+        table = read(farm.get(path, format=fmt, fields=fields, **params).content)
+        assert table.column_names == binary
+        if "time" in binary:
+            table = table.set_column(binary.index("time"), "time",
+                                     table.column("time").cast(pa.int64()))
+        assert table.to_pylist() == [{k: r["time" if k == "time" else k] for k in binary}
+                                     for r in full]
+
+
+def test_next_links_keep_fields_and_a_walk_reads_the_same_values(farm: Farm) -> None:
+    path = f"/projects/{farm.project.id}/points"
+
+    def walk(**params: Any) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        page = farm.get(path, limit=97, **params).json()
+        rows += page["results"]
+        while page["next"]:
+            assert httpx.URL(page["next"]).params.get("fields") == params.get("fields")
+            with farm.project.client() as c:
+                page = c.get(page["next"]).json()
+            rows += page["results"]
+        return rows
+
+    full, narrow = walk(), walk(fields="time,value")
+    assert len(full) == sum(len(v) for v in farm.data.values()) > 97
+    assert narrow == [{"time": r["time"], "value": r["value"]} for r in full]
+
+
+def test_a_refused_fields_names_the_wrong_columns(farm: Farm) -> None:
+    answer = farm.get(f"/projects/{farm.project.id}/points", fields="time,speed,,value")
+    assert answer.status_code == 400
+    assert "'speed'" in answer.json()["detail"] and "''" in answer.json()["detail"]
+
+
 def test_a_large_answer_streams_whole(project: Project) -> None:
     """Several blocks and chunks of two streams merge into one ordered stream."""
     n = 150_000
@@ -302,7 +358,8 @@ def test_a_large_answer_streams_whole(project: Project) -> None:
     {"order": "up"}, {"lastn": "0"}, {"limit": "abc"}, {"gt": "warm"}, {"format": "xml"},
     {"start": "soon"}, {"precision": "days", "start": "1"}, {"cursor": "garbage"},
     {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
-    {"format": "ndjson", "cursor": "abc"},
+    {"format": "ndjson", "cursor": "abc"}, {"fields": ""}, {"fields": "time,,value"},
+    {"fields": "time,speed"}, {"fields": "count"}, {"fields": "count", "format": "csv"},
 ])
 def test_bad_parameters_answer_400_and_change_nothing(farm: Farm, params: dict[str, Any]
                                                       ) -> None:
@@ -387,8 +444,9 @@ def test_report_refusals(farm: Farm, other_user: Any) -> None:
         assert c.post("/reports/sum", json={"sources": [mine, theirs]}).status_code == 404
         assert c.post("/reports/sum", json={"sources": []}).status_code == 400
         assert c.post("/reports/sum", json={"sources": ["x--1"]}).status_code == 400
-        assert c.post("/reports/sum", json={"sources": [mine], "start": "soon"}
-                      ).status_code == 400
+        soon = c.post("/reports/sum", json={"sources": [mine], "start": "soon"})
+        assert soon.status_code == 400
+        assert soon.json()["detail"].startswith("start: ") and "row" not in soon.json()["detail"]
         assert c.post("/reports/sum", json={"sources": [mine], "start": 10, "end": 5}
                       ).status_code == 400
 

@@ -32,13 +32,15 @@ if TYPE_CHECKING:
     from cloudlet.client.async_client import AsyncClient
     from cloudlet.client.sync_client import Client
 
-__all__ = ["AGGREGATES", "AsyncQuery", "Query", "StreamPoint", "TimeLike", "as_micros"]
+__all__ = ["AGGREGATES", "FIELDS", "AsyncQuery", "Query", "StreamPoint", "TimeLike", "as_micros"]
 
 TimeLike = datetime | str | int | Timestamp
 """A point in time: a datetime (naive is UTC), an ISO-8601 string, a `Timestamp`, or an int
 of epoch milliseconds."""
 
 AGGREGATES = ("mean", "min", "max", "sum", "count", "first", "last")
+FIELDS = ("stream", "timestamp", "time", "value", "output_value", "count")
+"""The columns `fields()` may name (`count` only with `every()`)."""
 Aggregate = Literal["mean", "min", "max", "sum", "count", "first", "last"]
 ExportFormat = Literal["csv", "ndjson", "arrow", "parquet"]
 Progress = Callable[[int], None]
@@ -54,25 +56,31 @@ class StreamPoint:
     """One point as read back: the stream's gid, its time (UTC datetime and integer epoch
     µs), the stored `value` and `output_value` (the stream's output unit applied). Rows of a
     downsampled query are buckets: `time` is the bucket start and `count` the points in it
-    (None for raw points)."""
+    (None for raw points). A query narrowed with `fields()` leaves what it did not fetch
+    None (`time` and `timestamp_us` come from the wire's `time`, else its `timestamp`)."""
 
-    stream: str
-    time: datetime
-    timestamp_us: int
-    value: float
-    output_value: float
+    stream: str | None
+    time: datetime | None
+    timestamp_us: int | None
+    value: float | None
+    output_value: float | None
     count: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StreamPoint:
-        micros = row["time"]  # the wire's types are exact: int µs, float values, int count
-        return cls(row["stream"], EPOCH + timedelta(microseconds=micros), micros,
-                   row["value"], row["output_value"], row.get("count"))
+        # the wire's types are exact: int µs, float values, int count
+        micros = row.get("time")
+        if micros is None and "timestamp" in row:
+            micros = (datetime.fromisoformat(row["timestamp"]) - EPOCH) // timedelta(
+                microseconds=1)
+        return cls(row.get("stream"),
+                   None if micros is None else EPOCH + timedelta(microseconds=micros),
+                   micros, row.get("value"), row.get("output_value"), row.get("count"))
 
     @property
-    def timestamp_ms(self) -> int:
+    def timestamp_ms(self) -> int | None:
         """Epoch milliseconds (floored), as seed 003's results give times."""
-        return self.timestamp_us // 1000
+        return None if self.timestamp_us is None else self.timestamp_us // 1000
 
 
 def as_micros(value: TimeLike) -> int | str:
@@ -121,6 +129,7 @@ class _Spec:
     limit: int | None = None
     page_size: int = PAGE_SIZE
     descending: bool = False
+    fields: tuple[str, ...] = ()
     extra: tuple[tuple[str, Any], ...] = ()
 
 
@@ -246,6 +255,18 @@ class _QueryBuilder:
     def ascending(self) -> Self:
         return self._with(descending=False)
 
+    def fields(self, *names: str) -> Self:
+        """Fetch only these columns (of `FIELDS`; `count` needs `every()`): the server
+        sends less and the client parses less. They come in the documented order whatever
+        the order here; a `StreamPoint` has None for what was not fetched. Arrow and
+        Parquet have one `time` column, for `time` and `timestamp` alike."""
+        if not names:
+            raise ValueError("fields() names at least one column.")
+        wrong = [n for n in names if n not in FIELDS]
+        if wrong:
+            raise ValueError(f"fields() takes columns of {', '.join(FIELDS)}, not {wrong}.")
+        return self._with(fields=tuple(dict.fromkeys(names)))
+
     def param(self, name: str, value: Any) -> Self:
         """Any other server parameter, for what the builder does not name."""
         return self._with(extra=(*self._spec.extra, (name, value)))
@@ -287,6 +308,10 @@ class _QueryBuilder:
             params["agg"] = spec.agg or "mean"
         elif spec.agg is not None:
             raise ValueError("agg() needs every(): the bucket size to aggregate over.")
+        if spec.fields:
+            if "count" in spec.fields and spec.every is None:
+                raise ValueError("fields('count') needs every(): only buckets have counts.")
+            params["fields"] = ",".join(spec.fields)
         if spec.lastn is not None:
             params["lastn"] = spec.lastn
         if spec.descending:
@@ -297,6 +322,15 @@ class _QueryBuilder:
                 params["limit"] = spec.limit  # a total cap for the streamed formats
         params.update(spec.extra)
         return params
+
+    def _table_columns(self) -> list[str]:
+        """The columns of `to_arrow()` / `to_pandas()`: one `time` for time and timestamp."""
+        spec = self._spec
+        wanted = set(spec.fields or (FIELDS if spec.every is not None else FIELDS[:-1]))
+        if "timestamp" in wanted:
+            wanted.add("time")
+        return [n for n in ("stream", "time", "value", "output_value", "count")
+                if n in wanted]
 
     def _first_page(self) -> dict[str, Any]:
         """Parameters of the first JSON page: no bigger than the rows still wanted."""
@@ -325,18 +359,18 @@ def _arrow_table(data: bytes) -> Any:
         return reader.read_all()
 
 
-def _frame_from_points(points: list[StreamPoint], downsampled: bool) -> Any:
+def _frame_from_points(points: list[StreamPoint], names: list[str]) -> Any:
+    """The frame `to_arrow()` would give, with the columns `names` (`_table_columns`)."""
     pd = _need("pandas", "pandas", "to_pandas()")
-    columns: dict[str, Any] = {
-        "stream": pd.array([p.stream for p in points], dtype=object),
-        "time": pd.to_datetime([p.timestamp_us for p in points], unit="us", utc=True
-                               ).astype("datetime64[us, UTC]"),
-        "value": pd.array([p.value for p in points], dtype="float64"),
-        "output_value": pd.array([p.output_value for p in points], dtype="float64"),
+    make: dict[str, Callable[[], Any]] = {
+        "stream": lambda: pd.array([p.stream for p in points], dtype=object),
+        "time": lambda: pd.to_datetime([p.timestamp_us for p in points], unit="us",
+                                       utc=True).astype("datetime64[us, UTC]"),
+        "value": lambda: pd.array([p.value for p in points], dtype="float64"),
+        "output_value": lambda: pd.array([p.output_value for p in points], dtype="float64"),
+        "count": lambda: pd.array([p.count or 0 for p in points], dtype="int64"),
     }
-    if downsampled:
-        columns["count"] = pd.array([p.count or 0 for p in points], dtype="int64")
-    return pd.DataFrame(columns)
+    return pd.DataFrame({name: make[name]() for name in names})
 
 
 class _Lines:
@@ -459,7 +493,7 @@ class Query(_QueryBuilder):
         _need("pandas", "pandas", "to_pandas()")
         if _has_pyarrow():
             return _frame_from_arrow(self.to_arrow())
-        return _frame_from_points(self.all(), self._spec.every is not None)
+        return _frame_from_points(self.all(), self._table_columns())
 
 
 class AsyncQuery(_QueryBuilder):
@@ -524,7 +558,7 @@ class AsyncQuery(_QueryBuilder):
         _need("pandas", "pandas", "to_pandas()")
         if _has_pyarrow():
             return _frame_from_arrow(await self.to_arrow())
-        return _frame_from_points(await self.all(), self._spec.every is not None)
+        return _frame_from_points(await self.all(), self._table_columns())
 
 
 def new_query(client: Any, project: ProjectRef | None, kind: type[_QueryBuilder]) -> Any:

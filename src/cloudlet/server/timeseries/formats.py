@@ -1,7 +1,8 @@
 """Wire formats of query results: JSON rows, NDJSON, CSV, Arrow IPC stream and Parquet.
 
-Rows are `{stream, timestamp, time, value, output_value}` (+ `count` when downsampled):
-`timestamp` is ISO-8601 UTC with microseconds, `time` epoch µs. Text formats are encoded
+Rows are `{stream, timestamp, time, value, output_value}` (+ `count` when downsampled), or
+the subset `fields=` names, always in that order: `timestamp` is ISO-8601 UTC with
+microseconds, `time` epoch µs; only the chosen columns are encoded. Text formats are encoded
 PIECE_ROWS rows at a time without a Python object per row: orjson writes each numpy column in C,
 the column texts are cut into per-row pieces with one `replace` + `split`, the fixed-width
 ISO timestamps come from lookup tables, and one `join` interleaves the pieces (measured
@@ -97,7 +98,13 @@ class _Fixed:
         self.fields: list[tuple[int, Any]] = []  # (width, array of S<width> or bytes)
 
     def add(self, values: Any, width: int) -> None:
-        self.fields.append((width, values))
+        """A field; text the same in every row joins the text before it when that is too
+        (a copy fewer)."""
+        if isinstance(values, bytes) and self.fields and isinstance(self.fields[-1][1], bytes):
+            before = self.fields[-1][1]
+            self.fields[-1] = (width + len(before), before + values)
+        else:
+            self.fields.append((width, values))
 
     def iso(self, ts: I64) -> None:
         """`2026-01-02T03:04:05.123456` (26 bytes)."""
@@ -132,88 +139,121 @@ class _Fixed:
         return text.view(f"S{offsets[-1]}").tolist()
 
 
-def iso(ts: I64, tail: bytes = b"Z") -> list[bytes]:
-    """`2026-01-02T03:04:05.123456` then `tail` (`Z…`) for each µs timestamp."""
-    fixed = _Fixed(len(ts))
-    fixed.iso(ts)
-    fixed.add(tail, len(tail))
-    return fixed.rows()
-
-
-def _lead(block: Block, heads: list[bytes], middle: bytes, tail: bytes) -> list[list[bytes]]:
-    """Columns of each row's start: its stream's head, the ISO timestamp, `middle`, the
-    epoch µs, `tail`. Built as one fixed-width text per row when the heads have one length
-    and the times one number of digits (the usual case); as separate pieces otherwise."""
-    ts = block.ts
-    sizes = {len(h) for h in heads}
-    lo, hi = int(ts.min()), int(ts.max())
-    width = len(str(hi))
-    if len(sizes) != 1 or lo < 10 ** (width - 1):
-        return [_heads(block, heads), iso(ts, middle), _pieces(ts, tail)]
-    size = sizes.pop()
-    fixed = _Fixed(len(ts))
-    fixed.add(heads[0] if len(heads) == 1 else np.array(heads, f"S{size}")[block.stream],
-              size)
-    fixed.iso(ts)
-    fixed.add(middle, len(middle))
-    fixed.digits(ts, width)
-    fixed.add(tail, len(tail))
-    return [fixed.rows()]
-
-
-def _pieces(column: Any, suffix: bytes) -> list[bytes]:
-    """Each value's JSON text followed by `suffix`."""
+def _pieces(column: Any, suffix: bytes, prefix: bytes = b"") -> list[bytes]:
+    """Each value's JSON text between `prefix` and `suffix`."""
     body = orjson.dumps(np.ascontiguousarray(column), option=_NUMPY)[1:-1]
-    out = body.replace(b",", suffix + b"\x00").split(b"\x00")
+    out = body.replace(b",", suffix + b"\x00" + prefix).split(b"\x00")
+    out[0] = prefix + out[0]
     out[-1] += suffix
     return out
 
 
 def _interleave(n: int, columns: list[list[bytes]]) -> bytes:
     k = len(columns)
+    if k == 1:
+        return b"".join(columns[0])
     parts: list[bytes] = [b""] * (n * k)
     for i, column in enumerate(columns):
         parts[i::k] = column
     return b"".join(parts)
 
 
-def _heads(block: Block, heads: list[bytes]) -> list[bytes]:
-    n = len(block)
-    return [heads[0]] * n if len(heads) == 1 else [heads[i] for i in block.stream.tolist()]
+def columns(fields: str | None, downsampled: bool) -> tuple[str, ...]:
+    """The columns `fields=` names, in the documented order (None: all of them); 400 for
+    unknown or empty names, and for `count` without `every`."""
+    known = COLUMNS + (("count",) if downsampled else ())
+    if fields is None:
+        return known
+    names = [name.strip() for name in fields.split(",")]
+    wrong = [name for name in names if name not in COLUMNS + ("count",)]
+    if wrong:
+        raise Invalid(f"fields names unknown or empty columns {wrong!r}; the columns are "
+                      f"{', '.join(COLUMNS)} and count (with every=).", field="fields")
+    if "count" in names and not downsampled:
+        raise Invalid("fields: count is a column of downsampled rows only; add every=.",
+                      field="fields")
+    return tuple(name for name in known if name in names)
 
 
-def json_rows(block: Block, gids: list[str], end: bytes) -> bytes:
-    """The block's rows as JSON objects, each followed by `end` (b"\\n" for NDJSON, b","
-    between the rows of a JSON array)."""
-    n = len(block)
-    if not n:
-        return b""
-    heads = [b'{"stream":"' + g.encode() + b'","timestamp":"' for g in gids]
-    columns = [*_lead(block, heads, b'Z","time":', b',"value":'),
-               _pieces(block.value, b',"output_value":')]
-    if block.count is None:
-        columns.append(_pieces(block.output_value, b"}" + end))
-    else:
-        columns += [_pieces(block.output_value, b',"count":'),
-                    _pieces(block.count, b"}" + end)]
-    return _interleave(n, columns)
-
-
-def csv_header(downsampled: bool) -> bytes:
-    return (",".join(COLUMNS) + (",count" if downsampled else "") + "\n").encode()
-
-
-def csv_rows(block: Block, gids: list[str]) -> bytes:
+def _rows(block: Block, gids: list[str], chosen: tuple[str, ...], opens: dict[str, bytes],
+          closes: dict[str, bytes], start: bytes, end: bytes) -> bytes:
+    """The block's rows: for each row `start`, then each chosen column as
+    `opens[c] value closes[c]`, separated by commas, then `end`. Only the chosen columns
+    are encoded. Runs of fixed-width columns (the ISO timestamp always; the stream when
+    its gids have one length; the epoch µs when the times have one number of digits) are
+    built as one fixed-width text per row; the others as per-row pieces, and one `join`
+    interleaves them."""
     n = len(block)
     if not n:
         return b""
-    columns = [*_lead(block, [g.encode() + b"," for g in gids], b"Z,", b","),
-               _pieces(block.value, b",")]
-    if block.count is None:
-        columns.append(_pieces(block.output_value, b"\n"))
-    else:
-        columns += [_pieces(block.output_value, b","), _pieces(block.count, b"\n")]
-    return _interleave(n, columns)
+    seps = [start + opens[chosen[0]]]
+    seps += [closes[a] + b"," + opens[b] for a, b in zip(chosen, chosen[1:], strict=False)]
+    seps.append(closes[chosen[-1]] + end)
+    heads = [g.encode() for g in gids]
+    size = len(heads[0]) if len({len(h) for h in heads}) == 1 else 0
+    ts = block.ts
+    width = 0
+    if "time" in chosen:
+        lo, hi = int(ts.min()), int(ts.max())
+        width = len(str(hi)) if lo >= 10 ** (len(str(hi)) - 1) else 0
+    out: list[list[bytes]] = []
+    fixed: _Fixed | None = None
+    for i, name in enumerate(chosen):
+        lead, tail = (seps[0] if i == 0 else b""), seps[i + 1]
+        if name == "timestamp" or (name == "stream" and size) or (name == "time" and width):
+            if fixed is None:
+                fixed = _Fixed(n)
+            if lead:
+                fixed.add(lead, len(lead))
+            if name == "timestamp":
+                fixed.iso(ts)
+            elif name == "time":
+                fixed.digits(ts, width)
+            else:
+                fixed.add(heads[0] if len(heads) == 1 else
+                          np.array(heads, f"S{size}")[block.stream], size)
+            fixed.add(tail, len(tail))
+            continue
+        if fixed is not None:
+            out.append(fixed.rows())
+            fixed = None
+        if name == "stream":
+            table = [lead + h + tail for h in heads]
+            out.append([table[j] for j in block.stream.tolist()])
+        else:
+            out.append(_pieces(ts if name == "time" else getattr(block, name), tail, lead))
+    if fixed is not None:
+        out.append(fixed.rows())
+    return _interleave(n, out)
+
+
+_STRINGS = ("stream", "timestamp")
+_JSON_OPENS = {c: b'"' + c.encode() + (b'":"' if c in _STRINGS else b'":')
+               for c in (*COLUMNS, "count")}
+_JSON_CLOSES = {c: b'Z"' if c == "timestamp" else b'"' if c in _STRINGS else b""
+                for c in (*COLUMNS, "count")}
+_CSV_OPENS = dict.fromkeys((*COLUMNS, "count"), b"")
+_CSV_CLOSES = {c: b"Z" if c == "timestamp" else b"" for c in (*COLUMNS, "count")}
+
+
+def _chosen(block: Block, chosen: tuple[str, ...] | None) -> tuple[str, ...]:
+    return chosen or COLUMNS + (() if block.count is None else ("count",))
+
+
+def json_rows(block: Block, gids: list[str], end: bytes,
+              chosen: tuple[str, ...] | None = None) -> bytes:
+    """The block's rows as JSON objects of the `chosen` columns (default: all), each
+    followed by `end` (b"\\n" for NDJSON, b"," between the rows of a JSON array)."""
+    return _rows(block, gids, _chosen(block, chosen), _JSON_OPENS, _JSON_CLOSES, b"{",
+                 b"}" + end)
+
+
+def csv_header(downsampled: bool, chosen: tuple[str, ...] | None = None) -> bytes:
+    return (",".join(chosen or columns(None, downsampled)) + "\n").encode()
+
+
+def csv_rows(block: Block, gids: list[str], chosen: tuple[str, ...] | None = None) -> bytes:
+    return _rows(block, gids, _chosen(block, chosen), _CSV_OPENS, _CSV_CLOSES, b"", b"\n")
 
 
 def _encoded(blocks: Iterable[Block], encode: Callable[[Block], bytes]) -> Iterator[bytes]:
@@ -225,16 +265,19 @@ def _encoded(blocks: Iterable[Block], encode: Callable[[Block], bytes]) -> Itera
                             for start in range(0, len(part), PIECE_ROWS)])
 
 
-def ndjson(blocks: Iterable[Block], gids: list[str]) -> Iterator[bytes]:
-    yield from _encoded(blocks, lambda piece: json_rows(piece, gids, b"\n"))
+def ndjson(blocks: Iterable[Block], gids: list[str], chosen: tuple[str, ...] | None = None
+           ) -> Iterator[bytes]:
+    yield from _encoded(blocks, lambda piece: json_rows(piece, gids, b"\n", chosen))
 
 
-def csv(blocks: Iterable[Block], gids: list[str], downsampled: bool) -> Iterator[bytes]:
-    yield csv_header(downsampled)
-    yield from _encoded(blocks, lambda piece: csv_rows(piece, gids))
+def csv(blocks: Iterable[Block], gids: list[str], downsampled: bool,
+        chosen: tuple[str, ...] | None = None) -> Iterator[bytes]:
+    yield csv_header(downsampled, chosen)
+    yield from _encoded(blocks, lambda piece: csv_rows(piece, gids, chosen))
 
 
-def json_page(page: Any, next_url: str | None, previous_url: str | None) -> Iterator[bytes]:
+def json_page(page: Any, next_url: str | None, previous_url: str | None,
+              chosen: tuple[str, ...] | None = None) -> Iterator[bytes]:
     """The JSON envelope `{count, next, previous, results}` of one query page, in sends of
     SEND_ROWS rows: a large page is streamed, never held as one text. The links come
     first, so a reader can ask for the next page before this one has arrived."""
@@ -242,7 +285,8 @@ def json_page(page: Any, next_url: str | None, previous_url: str | None) -> Iter
     yield orjson.dumps({"count": page.count, "next": next_url,
                         "previous": previous_url})[:-1] + b',"results":['
     held = b""  # the last send waits: its last row has no comma after it
-    for rows in _encoded([page.block], lambda piece: json_rows(piece, gids, b",")):
+    for rows in _encoded([page.block],
+                         lambda piece: json_rows(piece, gids, b",", chosen)):
         if held:
             yield held
         held = rows
@@ -282,29 +326,38 @@ class _Drain:
         return out
 
 
-def _schema(downsampled: bool) -> Any:
+def _schema(downsampled: bool, chosen: tuple[str, ...] | None) -> Any:
+    """The binary columns: `time` is a timestamp type, so it stands for both `timestamp`
+    and `time` of the text formats."""
     import pyarrow as pa
 
+    wanted = set(chosen or columns(None, downsampled))
+    if "timestamp" in wanted:
+        wanted.add("time")
     fields = [("stream", pa.string()), ("time", pa.timestamp("us", tz="UTC")),
-              ("value", pa.float64()), ("output_value", pa.float64())]
-    return pa.schema(fields + ([("count", pa.int64())] if downsampled else []))
+              ("value", pa.float64()), ("output_value", pa.float64()),
+              ("count", pa.int64())]
+    return pa.schema([f for f in fields if f[0] in wanted])
 
 
 def _batch(block: Block, gids: Any, schema: Any) -> Any:
     import pyarrow as pa
 
-    columns = [gids.take(pa.array(block.stream)), pa.array(block.ts, pa.int64()).cast(
-        schema.field("time").type), pa.array(block.value), pa.array(block.output_value)]
-    if block.count is not None:
-        columns.append(pa.array(block.count, pa.int64()))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    make = {"stream": lambda: gids.take(pa.array(block.stream)),
+            "time": lambda: pa.array(block.ts, pa.int64()).cast(schema.field("time").type),
+            "value": lambda: pa.array(block.value),
+            "output_value": lambda: pa.array(block.output_value),
+            "count": lambda: pa.array(block.count, pa.int64())}
+    return pa.RecordBatch.from_arrays([make[name]() for name in schema.names],
+                                      schema=schema)
 
 
-def arrow(blocks: Iterable[Block], gids: list[str], downsampled: bool) -> Iterator[bytes]:
+def arrow(blocks: Iterable[Block], gids: list[str], downsampled: bool,
+          chosen: tuple[str, ...] | None = None) -> Iterator[bytes]:
     """An Arrow IPC stream: a schema, then one record batch per block."""
     import pyarrow as pa
 
-    schema, names, sink = _schema(downsampled), pa.array(gids, pa.string()), _Drain()
+    schema, names, sink = _schema(downsampled, chosen), pa.array(gids, pa.string()), _Drain()
     with pa.ipc.new_stream(sink, schema) as writer:
         for block in blocks:
             if len(block):
@@ -313,12 +366,13 @@ def arrow(blocks: Iterable[Block], gids: list[str], downsampled: bool) -> Iterat
     yield sink.take()
 
 
-def parquet(blocks: Iterable[Block], gids: list[str], downsampled: bool) -> Iterator[bytes]:
+def parquet(blocks: Iterable[Block], gids: list[str], downsampled: bool,
+            chosen: tuple[str, ...] | None = None) -> Iterator[bytes]:
     """A Parquet file: one row group per block, the footer at the end."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema, names, sink = _schema(downsampled), pa.array(gids, pa.string()), _Drain()
+    schema, names, sink = _schema(downsampled, chosen), pa.array(gids, pa.string()), _Drain()
     with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
         for block in blocks:
             if len(block):

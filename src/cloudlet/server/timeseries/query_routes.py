@@ -26,8 +26,9 @@ from cloudlet.server.http.pagination import absolute_url
 from cloudlet.server.services import Services
 from cloudlet.server.timeseries import formats
 from cloudlet.server.timeseries import queries as q
-from cloudlet.server.timeseries.batch import Problems, one_micros, precision_factor
+from cloudlet.server.timeseries.batch import precision_factor
 from cloudlet.server.timeseries.routes import time_param
+from cloudlet.server.timeseries.times import one_time
 
 router = APIRouter(tags=["timeseries"])
 PAGE_SIZE, MAX_PAGE_SIZE = 1000, 100_000
@@ -79,13 +80,15 @@ def _order(text: str | None) -> bool:
 
 
 def _answer(request: Request, services: Services, caller: Principal, query: q.Query,
-            page_size: int, fmt: str, cursor: str | None) -> Response:
-    """A JSON page, or the whole result streamed in the format asked for."""
+            page_size: int, fmt: str, cursor: str | None, chosen: tuple[str, ...]
+            ) -> Response:
+    """A JSON page, or the whole result streamed in the format asked for, of the `chosen`
+    columns. The links repeat every param but the cursor, so `fields` too."""
     if fmt == "json":
         page = services.queries.page(caller, query, page_size=page_size, cursor=cursor)
         pieces = formats.json_page(
             page, page.next and absolute_url(request, cursor=page.next),
-            page.previous and absolute_url(request, cursor=page.previous))
+            page.previous and absolute_url(request, cursor=page.previous), chosen)
         if len(page.block) <= formats.SEND_ROWS:
             return Response(b"".join(pieces), media_type="application/json")
         return StreamingResponse(pieces, media_type="application/json")
@@ -96,13 +99,13 @@ def _answer(request: Request, services: Services, caller: Principal, query: q.Qu
     gids = [s["gid"] for s in result.streams]
     body: Iterator[bytes]
     if fmt == "ndjson":
-        body = formats.ndjson(result.blocks, gids)
+        body = formats.ndjson(result.blocks, gids, chosen)
     elif fmt == "csv":
-        body = formats.csv(result.blocks, gids, result.downsampled)
+        body = formats.csv(result.blocks, gids, result.downsampled, chosen)
     elif fmt == "arrow":
-        body = formats.arrow(result.blocks, gids, result.downsampled)
+        body = formats.arrow(result.blocks, gids, result.downsampled, chosen)
     else:
-        body = formats.parquet(result.blocks, gids, result.downsampled)
+        body = formats.parquet(result.blocks, gids, result.downsampled, chosen)
     return StreamingResponse(body, media_type=formats.MEDIA_TYPES[fmt])
 
 
@@ -114,6 +117,7 @@ def _points(request: Request, services: Services, caller: Principal, scope: dict
     if every is None and p.agg:
         raise Invalid("agg needs every (the bucket width), e.g. every=1h&agg=mean.",
                       field="agg")
+    chosen = formats.columns(p.fields, every is not None)
     query = q.Query(
         **scope, start=time_param(p.start, p.precision, "start"),
         end=time_param(p.end, p.precision, "end"), lastn=_whole(p.lastn, "lastn"),
@@ -121,7 +125,8 @@ def _points(request: Request, services: Services, caller: Principal, scope: dict
         gt=_number(p.gt, "gt"), gte=_number(p.gte, "gte"), lt=_number(p.lt, "lt"),
         lte=_number(p.lte, "lte"), eq=_number(p.eq, "eq"), every=every, agg=p.agg or "mean")
     page_size = min(limit or PAGE_SIZE, MAX_PAGE_SIZE)
-    return _answer(request, services, caller, query, page_size, fmt, p.cursor or None)
+    return _answer(request, services, caller, query, page_size, fmt, p.cursor or None,
+                   chosen)
 
 
 @dataclass
@@ -145,6 +150,9 @@ class PointParams:
     agg: str | None = Query(None, description="mean|min|max|sum|count|first|last")
     format: str | None = Query(None, description="json|ndjson|csv|arrow|parquet")
     cursor: str | None = Query(None, description="From `next` / `previous`")
+    fields: str | None = Query(None, description="Columns to answer, comma-separated: any "
+                               "of stream,timestamp,time,value,output_value (count with "
+                               "every); default all")
 
 
 @router.get("/streams/{stream}/points")
@@ -178,10 +186,7 @@ class SumRequest(BaseModel):
 def _body_time(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
-    problems = Problems()
-    out = one_micros(value, precision_factor("ms"), problems, name)
-    problems.raise_if_any()
-    return out
+    return one_time(value, precision_factor("ms"), name)
 
 
 @router.post("/reports/sum")
