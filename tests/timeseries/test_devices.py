@@ -215,3 +215,23 @@ def test_rights_changes_apply_to_the_very_next_write(project: Project, other_use
         assert c.post(write, content=b"d x=2 2\n").status_code == 404
     me.close()
     assert project.points("d", "x") == [[1_000_000, 1.0], [2_000_000, 2.0]]
+
+
+def test_a_deleted_project_leaves_no_remembered_devices(project: Project) -> None:
+    """On SQLite a new project and a new device can get a deleted one's ids again: no cache
+    of device ids may carry a write to another project's device."""
+    user, server = project.user, project.server
+    for line in ("pump v=1 1\n", "pump v=1 2\n"):  # the second finds pump: remembered
+        assert project.lines(line, precision="s").status_code == 204
+    home = user.home_project["id"]
+    with user.client() as c:
+        assert c.delete(f"/projects/{project.id}").status_code == 204
+        other = c.post(f"/projects/{home}/devices", json={"key": "other"})  # pump's id, maybe
+        assert other.status_code == 201
+        again = Project(c.post("/projects", json={"name": "ts2"}).json()["id"], user, server)
+    assert again.lines("pump v=2 2\n", precision="s").status_code == 204
+    assert again.points("pump", "v") == [[2_000_000, 2.0]]
+    assert Project(home, user, server).streams(device="other") == []
+    with user.client() as c:
+        devices = c.get(f"/projects/{again.id}/devices").json()["results"]
+    assert [d["key"] for d in devices] == ["pump"]

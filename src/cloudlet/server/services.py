@@ -108,6 +108,8 @@ class Services:
         writer = Writer(db, store, devices, streams, events,
                         max_queued=settings.write_queue_points)
         projects.on_delete(lambda tx, project: writer.forget_soon())
+        ingest = IngestService(db, projects, devices, streams, store, writer, tokens.cache)
+        projects.on_delete(lambda tx, project: ingest.forget())
         blobs = BlobRegistry(db, make_blob_store(settings.blob_url, settings.data_dir),
                              max_size=settings.max_file_size)
         uploads = UploadSessions(db, blobs, expiry=settings.upload_expiry,
@@ -143,7 +145,7 @@ class Services:
             events=events,
             devices=devices,
             streams=streams,
-            ingest=IngestService(db, projects, devices, streams, store, writer, tokens.cache),
+            ingest=ingest,
             stream_events=StreamEventService(db, streams, events, files),
             files=files,
             datasets=datasets,

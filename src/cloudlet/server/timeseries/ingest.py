@@ -49,6 +49,11 @@ class IngestService:
         self.preparer = ThreadPoolExecutor(1, thread_name_prefix="cloudlet-ingest-prepare")
         self._device_ids: dict[tuple[int, str], int] = {}  # (project, key) -> id, immutable
 
+    def forget(self) -> None:
+        """Drop the remembered device ids (a project was deleted: on SQLite its ids, and its
+        devices' ids, can be handed out again to another project)."""
+        self._device_ids.clear()
+
     def close(self) -> None:
         """Finish what is queued (prepared batches, then the writer's jobs)."""
         self.preparer.shutdown(wait=True)
