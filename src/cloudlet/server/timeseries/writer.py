@@ -41,7 +41,7 @@ COMPACT_AFTER = 8  # small chunks (or head writes) before a stream is worth comp
 IDLE = 0.5  # seconds without jobs before compaction starts
 # a stream this far behind is compacted between commit groups even while writes keep coming
 # (never idle): what bounds its head and its small chunks under a steady load
-OVERDUE = 64 * COMPACT_AFTER
+OVERDUE = 256 * COMPACT_AFTER
 
 
 @dataclass
