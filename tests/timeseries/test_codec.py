@@ -3,6 +3,7 @@ of writes, overwrites and compactions reads back exactly like {(stream, ts): val
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -71,7 +72,8 @@ def store_db(request: pytest.FixtureRequest, pg_databases: pg.PgDatabases | None
     db = Database(settings.db_url)
     migrate.upgrade(db)
     services = Services.build(settings, db)
-    yield db, PointStore(is_postgres=not db.is_sqlite), services
+    # chunks of 8 points and more count as big: out-of-order points meet both kinds
+    yield db, PointStore(is_postgres=not db.is_sqlite, small_chunk=8), services
     db.dispose()
 
 
@@ -127,6 +129,11 @@ def test_writes_overwrites_and_compactions_read_like_a_dict(
         pieces = list(store.iter_points(conn, stream))
         flat = [t for piece, _ in pieces for t in piece.tolist()]
         assert flat == sorted(truth)  # pieces are consecutive and ordered
+        spans = conn.exec_driver_sql(
+            f"SELECT t_min, t_max FROM point_chunks WHERE stream_id = {stream} "
+            "ORDER BY t_min").all()
+        # out-of-order points fill gaps between chunks, never a span a chunk covers
+        assert all(b[0] > a[1] for a, b in itertools.pairwise(spans))
 
 
 job_points = st.lists(st.tuples(st.integers(0, 400), finite), min_size=1, max_size=40)
@@ -174,7 +181,7 @@ def test_jobs_of_one_commit_group_read_like_separate_writes(
             if what == "ok":
                 truth.update(points)
                 even_truth.update((t, v) for t, v in points if t % 2 == 0)
-        writer._commit(group)  # one commit group, as the writer thread forms them
+        writer._commit(group, 0)  # one commit group, as the writer thread forms them (not queued)
         for (what, points), job in zip(jobs, group, strict=True):
             if what == "ok":
                 answer = job.future.result(0)
@@ -209,7 +216,7 @@ def test_a_stream_written_without_pause_is_still_compacted(
     def write(ts: list[int], value: float) -> None:
         job = Job(project, 1, False, [Part(np.array(ts, np.int64),
                                            np.full(len(ts), value), stream_id=stream)], len(ts))
-        writer._commit([job])  # back to back, never idle
+        writer._commit([job], 0)  # back to back, never idle (not queued)
         job.future.result(0)
 
     write(list(range(200)), 0.0)

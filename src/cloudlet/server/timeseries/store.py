@@ -6,7 +6,8 @@ point is newer than any chunk point with the same timestamp, so reads let the he
 
 - `write` puts each stream's points (sorted, deduplicated, last wins) into new chunks when
   they lie after everything stored (the usual case: one row per stream per batch) or in a
-  free gap, and upserts the rest into the head.
+  free gap (between two stored chunks); points inside a small chunk's span rewrite that
+  chunk, and the rest (on a head point, or inside a big chunk) are upserted into the head.
 - `read` / `iter_points` touch only the chunks that overlap the range, decode them with
   numpy, and let head points win. This is the read path the query API builds on.
 - `compact` folds a stream's head into its chunks and merges runs of small chunks.
@@ -28,7 +29,9 @@ from cloudlet.server.timeseries import codec
 from cloudlet.server.timeseries.codec import F64, I64
 
 CHUNK_POINTS = 10_000  # the compactor's target, and the largest chunk a write makes
-SMALL_CHUNK = CHUNK_POINTS // 4  # a chunk below this is worth merging with its neighbours
+# a chunk below this is worth merging with its neighbours, and cheap enough to rewrite when
+# out-of-order points fall inside it
+SMALL_CHUNK = CHUNK_POINTS // 4
 # chunks are fetched a few at a time (a server-side cursor on PostgreSQL), so a long read
 # holds a few blobs, not the whole result
 _STREAMED = {"stream_results": True, "max_row_buffer": 8}
@@ -46,6 +49,59 @@ class Written:
 
 
 @dataclass
+class _Held:
+    """What a stream already holds within a range: its chunks (spans sorted and disjoint)
+    and its head timestamps."""
+
+    ids: list[int]
+    t_min: I64
+    t_max: I64
+    n: I64
+    head: I64
+
+    @classmethod
+    def of(cls, chunks: list[tuple[int, int, int, int]], head: list[int]) -> _Held:
+        chunks.sort(key=lambda c: c[1])
+        return cls([c[0] for c in chunks], np.array([c[1] for c in chunks], np.int64),
+                   np.array([c[2] for c in chunks], np.int64),
+                   np.array([c[3] for c in chunks], np.int64), np.array(head, np.int64))
+
+
+@dataclass
+class _Placed:
+    """Where one stream's older points go: new chunks in the gaps between stored chunks,
+    small stored chunks to rewrite with them merged in, and the head — for points on a head
+    point (the head wins there) or inside a big chunk (too dear to rewrite for a few)."""
+
+    gaps: list[tuple[I64, F64]]
+    into: dict[int, tuple[I64, F64]]
+    head: tuple[I64, F64]
+
+
+def _place(ts: I64, values: F64, held: _Held | None, small_chunk: int) -> _Placed:
+    if held is None:
+        return _Placed([(ts, values)], {}, (ts[:0], values[:0]))
+    on_head = np.isin(ts, held.head)
+    after = np.searchsorted(held.t_min, ts, side="right")  # chunks starting at or before
+    chunk = np.maximum(after - 1, 0)
+    inside = (after > 0) & (ts <= held.t_max[chunk]) & ~on_head
+    small = inside & (held.n[chunk] < small_chunk)
+    to_head = on_head | (inside & ~small)
+    free = ~(on_head | inside)
+    gaps = []
+    if free.any():
+        free_ts, free_values, gap = ts[free], values[free], after[free]
+        cuts = (np.flatnonzero(np.diff(gap)) + 1).tolist()
+        gaps = [(free_ts[s:e], free_values[s:e])
+                for s, e in zip([0, *cuts], [*cuts, len(free_ts)], strict=True)]
+    into = {}
+    for c in np.unique(chunk[small]).tolist():
+        pick = small & (chunk == c)
+        into[held.ids[c]] = (ts[pick], values[pick])
+    return _Placed(gaps, into, (ts[to_head], values[to_head]))
+
+
+@dataclass
 class StreamPoints:
     stream_id: int
     ts: I64
@@ -53,9 +109,11 @@ class StreamPoints:
 
 
 class PointStore:
-    def __init__(self, *, is_postgres: bool, compress: bool = True) -> None:
+    def __init__(self, *, is_postgres: bool, compress: bool = True,
+                 small_chunk: int = SMALL_CHUNK) -> None:
         self.is_postgres = is_postgres
         self.compress = compress
+        self.small_chunk = small_chunk  # tests lower it to meet big chunks with few points
 
     # --- writing -------------------------------------------------------------------------
 
@@ -87,22 +145,25 @@ class PointStore:
                 newest = last.get(item.stream_id)
                 cuts.append(0 if newest is None or item.ts[0] > newest else
                             int(np.searchsorted(item.ts, newest, side="right")))
-            taken = self._taken(cur, [(item.stream_id, int(item.ts[0]), int(item.ts[cut - 1]))
-                                      for item, cut in zip(items, cuts, strict=True) if cut])
+            held = self._held(cur, [
+                (item.stream_id, int(item.ts[0]), int(item.ts[cut - 1]))
+                for item, cut in zip(items, cuts, strict=True) if cut])
+            rewrites: dict[int, tuple[int, I64, F64]] = {}
             for item, cut in zip(items, cuts, strict=True):
                 ts, values = item.ts, item.values
                 newest = last.get(item.stream_id)
-                older_ts, older_values = ts[:cut], values[:cut]
                 to_head = 0
-                if cut:
-                    if item.stream_id not in taken:
-                        # the older part falls in a gap: a chunk of its own
-                        self._chunk_rows(chunks, item.stream_id, older_ts, older_values,
+                if cut:  # the older part: into gaps, small chunks, or the head
+                    placed = _place(ts[:cut], values[:cut], held.get(item.stream_id),
+                                    self.small_chunk)
+                    for gap_ts, gap_values in placed.gaps:
+                        self._chunk_rows(chunks, item.stream_id, gap_ts, gap_values,
                                          compress=False)
-                    else:
-                        head.extend(zip([item.stream_id] * cut, older_ts.tolist(),
-                                        older_values.tolist(), strict=True))
-                        to_head = cut
+                    rewrites.update((chunk_id, (item.stream_id, *points))
+                                    for chunk_id, points in placed.into.items())
+                    to_head = len(placed.head[0])
+                    head.extend(zip([item.stream_id] * to_head, placed.head[0].tolist(),
+                                    placed.head[1].tolist(), strict=True))
                     ts, values = ts[cut:], values[cut:]
                 self._chunk_rows(chunks, item.stream_id, ts, values, compress=False)
                 top = int(item.ts[-1])
@@ -111,6 +172,8 @@ class PointStore:
                     newest = top
                 written.append(Written(item.stream_id, len(item.ts), int(item.ts[0]), top,
                                        to_head, newest))
+            if rewrites:
+                self._rewrite(cur, rewrites, chunks)
             self._insert_chunks(cur, chunks)
             if head:
                 cur.executemany(
@@ -131,23 +194,45 @@ class PointStore:
                     ids)
         return {row[0]: row[1] for row in cur.fetchall()}  # type: ignore[attr-defined]
 
-    def _taken(self, cur: object, ranges: list[tuple[int, int, int]]) -> set[int]:
-        """The streams of (stream, lo, hi) that have a chunk or a head point in [lo, hi]:
+    def _held(self, cur: object, ranges: list[tuple[int, int, int]]) -> dict[int, _Held]:
+        """Per stream of (stream, lo, hi): its chunks and head timestamps within [lo, hi],
         one query for them all, since batches that arrive out of order (several clients)
         bring such a range for every stream they touch."""
-        taken: set[int] = set()
+        chunks: dict[int, list[tuple[int, int, int, int]]] = {}
+        stamps: dict[int, list[int]] = {}
         for start in range(0, len(ranges), 300):
             part = ranges[start:start + 300]
             rows = ", ".join(["(CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT))"]
                              * len(part))
             cur.execute(self._sql(  # type: ignore[attr-defined]
-                f"WITH q (sid, lo, hi) AS (VALUES {rows}) SELECT q.sid FROM q WHERE EXISTS "
-                "(SELECT 1 FROM point_chunks c WHERE c.stream_id = q.sid AND c.t_max >= q.lo "
-                "AND c.t_min <= q.hi) OR EXISTS (SELECT 1 FROM point_head h WHERE "
-                "h.stream_id = q.sid AND h.ts >= q.lo AND h.ts <= q.hi)"),
+                f"WITH q (sid, lo, hi) AS (VALUES {rows}) "
+                "SELECT c.stream_id, c.id, c.t_min, c.t_max, c.n FROM q JOIN point_chunks c "
+                "ON c.stream_id = q.sid AND c.t_max >= q.lo AND c.t_min <= q.hi "
+                "UNION ALL SELECT h.stream_id, NULL, h.ts, NULL, NULL FROM q "
+                "JOIN point_head h ON h.stream_id = q.sid AND h.ts >= q.lo AND h.ts <= q.hi"),
                 [x for r in part for x in r])
-            taken.update(row[0] for row in cur.fetchall())  # type: ignore[attr-defined]
-        return taken
+            for sid, chunk_id, t_min, t_max, n in cur.fetchall():  # type: ignore[attr-defined]
+                if chunk_id is None:
+                    stamps.setdefault(sid, []).append(t_min)
+                else:
+                    chunks.setdefault(sid, []).append((chunk_id, t_min, t_max, n))
+        return {sid: _Held.of(chunks.get(sid, []), stamps.get(sid, []))
+                for sid in chunks.keys() | stamps.keys()}
+
+    def _rewrite(self, cur: object, rewrites: dict[int, tuple[int, I64, F64]],
+                 rows: list[tuple[int, int, int, int, bytes]]) -> None:
+        """Small chunks with points merged in (theirs win): old rows deleted, new ones added
+        to `rows`."""
+        ids = list(rewrites)
+        marks = ", ".join(["?"] * len(ids))
+        cur.execute(self._sql(f"SELECT id, data FROM point_chunks WHERE id IN ({marks})"),  # type: ignore[attr-defined]
+                    ids)
+        for chunk_id, data in cur.fetchall():  # type: ignore[attr-defined]
+            stream_id, ts, values = rewrites[chunk_id]
+            merged = codec.merge([codec.decode(data), (ts, values)])
+            self._chunk_rows(rows, stream_id, *merged, compress=False)
+        cur.executemany(self._sql("DELETE FROM point_chunks WHERE id = ?"),  # type: ignore[attr-defined]
+                        [(i,) for i in ids])
 
     def _chunk_rows(self, rows: list[tuple[int, int, int, int, bytes]], stream_id: int,
                     ts: I64, values: F64, *, compress: bool) -> None:
@@ -348,13 +433,13 @@ class PointStore:
         current: list[int] = []
         size = 0
         for chunk_id, n in meta:
-            if n < SMALL_CHUNK and size + n <= 4 * CHUNK_POINTS:
+            if n < self.small_chunk and size + n <= 4 * CHUNK_POINTS:
                 current.append(chunk_id)
                 size += n
                 continue
             if len(current) > 1:
                 runs.append(current)
-            current, size = ([chunk_id], n) if n < SMALL_CHUNK else ([], 0)
+            current, size = ([chunk_id], n) if n < self.small_chunk else ([], 0)
         if len(current) > 1:
             runs.append(current)
         for run in runs:
@@ -386,5 +471,5 @@ class PointStore:
         heads = conn.exec_driver_sql("SELECT DISTINCT stream_id FROM point_head").all()
         small = conn.exec_driver_sql(
             self._sql("SELECT stream_id FROM point_chunks WHERE n < ? GROUP BY stream_id "
-                      "HAVING count(*) > 1"), (SMALL_CHUNK,)).all()
+                      "HAVING count(*) > 1"), (self.small_chunk,)).all()
         return sorted({r[0] for r in heads} | {r[0] for r in small})

@@ -93,7 +93,8 @@ point_chunks = Table(
     Column("t_max", BigInteger, nullable=False),
     Column("n", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
-    Index("ix_point_chunks_stream_id_t_max", "stream_id", "t_max"),
+    # the spans a range overlaps, from the index alone (out-of-order writes ask for them)
+    Index("ix_point_chunks_span", "stream_id", "t_max", "t_min", "n"),
     Index("ix_point_chunks_stream_id_t_min", "stream_id", "t_min"),  # the read order
 )
 
