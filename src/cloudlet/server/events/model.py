@@ -6,13 +6,34 @@ the SSE cursor (`Last-Event-ID`) carries every topic's offset as `topic@offset,â
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 import orjson
+
+
+class _Ids:
+    """Event ids as unique as uuid4 hex (32 hex digits: 64 random bits chosen once per
+    process, then a counter) without a system call per event: a commit group publishes
+    one event per stream it wrote."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # a forked worker picks its own
+
+    def reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+_new_id = _Ids()
 
 
 @dataclass(frozen=True)
@@ -22,7 +43,7 @@ class Event:
     data: dict[str, Any]
     offset: int
     time: float  # epoch seconds
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=_new_id)
 
     def envelope(self) -> dict[str, Any]:
         return {
