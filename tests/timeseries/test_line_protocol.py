@@ -184,3 +184,33 @@ def test_write_paths_answer_as_the_rest_of_the_api(project: Project) -> None:
     paths = httpx.get(f"{project.server.api}/openapi.json").json()["paths"]
     assert {"/write", "/api/v2/write", "/api/v1/projects/{project}/write",
             "/api/v1/projects/{project}/points"} <= set(paths)
+
+
+def test_big_bodies_are_parsed_by_a_helper_while_others_write(project: Project) -> None:
+    """While the writer has points queued, a big body goes to a parse helper process: its
+    points and its refusals are the same as the server's own parse."""
+    with project.client() as c:
+        deadline = time.monotonic() + 30
+        while c.get("/_debug/timeseries/parsers").json()["helpers"] < 1:
+            assert time.monotonic() < deadline, "no parse helper came up"
+            time.sleep(0.1)
+        handed = c.get("/_debug/timeseries/parsers").json()["handed"]
+        c.post("/_debug/timeseries/pause", params={"seconds": 2}).raise_for_status()
+    queued = threading.Thread(target=project.lines, args=("early v=1 1\n",),
+                              kwargs={"precision": "s"})
+    queued.start()
+    time.sleep(0.3)  # the early write waits in the writer's queue: the writer is busy
+    good = "".join(f"big,site=a\\ b v={i}.25,n={i}i {i + 1}\n" for i in range(2000))
+    bad = good + 'big v="text" 9999\n'
+    refused = project.lines(bad, precision="s")
+    assert refused.status_code == 400, refused.text
+    assert [e["where"] for e in refused.json()["errors"]] == ["line 2001"]
+    assert project.lines(good, precision="s").status_code == 204
+    queued.join()
+    with project.client() as c:
+        assert c.get("/_debug/timeseries/parsers").json()["handed"] == handed + 2
+    got = project.points("big", "v")
+    assert len(got) == 2000 and got[7] == [8 * US, 7.25]
+    assert project.points("big", "n")[-1] == [2000 * US, 1999.0]
+    assert project.stream("big", "v")["tags"] == {"site": "a b"}
+    assert project.points("early", "v") == [[US, 1.0]]

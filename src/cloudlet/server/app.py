@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.events.bus.start()
         sweeper = housekeeping.start(services)
+        services.ingest.parsers.start()
         revocations = await principal_cache.follow_revocations(services.events.bus,
                                                                services.tokens.cache)
         gc.freeze()  # what start-up made lives as long as the process: keep it out of the

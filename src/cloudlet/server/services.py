@@ -32,6 +32,7 @@ from cloudlet.server.sql.limits import Limits
 from cloudlet.server.sql.service import SqlService
 from cloudlet.server.timeseries.devices import DeviceService
 from cloudlet.server.timeseries.ingest import IngestService
+from cloudlet.server.timeseries.parse_helpers import ParseHelpers
 from cloudlet.server.timeseries.queries import QueryService
 from cloudlet.server.timeseries.reports import ReportService
 from cloudlet.server.timeseries.store import PointStore
@@ -108,7 +109,8 @@ class Services:
         writer = Writer(db, store, devices, streams, events,
                         max_queued=settings.write_queue_points)
         projects.on_delete(lambda tx, project: writer.forget_soon())
-        ingest = IngestService(db, projects, devices, streams, store, writer, tokens.cache)
+        ingest = IngestService(db, projects, devices, streams, store, writer, tokens.cache,
+                               ParseHelpers(settings.parse_helpers, writer.busy))
         projects.on_delete(lambda tx, project: ingest.forget())
         blobs = BlobRegistry(db, make_blob_store(settings.blob_url, settings.data_dir),
                              max_size=settings.max_file_size)

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         default=2_000_000, ge=1,
         description="Points waiting for the writer before writes get 429 + Retry-After",
     )
+    parse_helpers: int = Field(
+        default=1, ge=0, le=8, description="Helper processes that parse big line-protocol "
+        "bodies beside the server's own process (0: parse in it)"
+    )
     points_compression: bool = Field(
         default=True, description="Compact point chunks with zlib (writes stay uncompressed)"
     )

@@ -81,8 +81,8 @@ async def _write(request: Request, project: str | None, precision: str, v2: bool
                           "Name the project: ?db=<project id or gid>.")
         factor = precision_factor(precision)
         assert factor is not None
-        await ingest(request, influx_token(request), project, line_parser(factor, device),
-                     device=device)
+        parse = line_parser(request.app.state.services.ingest.parsers, factor, device)
+        await ingest(request, influx_token(request), project, parse, device=device)
     except DomainError as error:
         return _v2_error(error) if v2 else _v1_error(error)
     return Response(status_code=204, headers=_HEADERS)

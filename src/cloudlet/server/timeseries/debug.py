@@ -28,3 +28,9 @@ def stats(request: Request, stream_id: int) -> dict[str, Any]:
     with services.db.read() as conn:
         chunks, head = services.ingest.store.chunk_stats(conn, stream_id)
     return {"chunks": chunks, "head": head}
+
+
+@router.get("/_debug/timeseries/parsers")
+def parsers(request: Request) -> dict[str, int]:
+    """How many parse helpers are up, and how many bodies they have parsed."""
+    return dict(request.app.state.services.ingest.parsers.stats())

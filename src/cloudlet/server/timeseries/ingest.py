@@ -25,6 +25,7 @@ from cloudlet.server.core.principal import Level, Principal
 from cloudlet.server.projects.service import ProjectService
 from cloudlet.server.timeseries.batch import Batch, check_device_key, check_series_name
 from cloudlet.server.timeseries.devices import DeviceService
+from cloudlet.server.timeseries.parse_helpers import ParseHelpers
 from cloudlet.server.timeseries.store import PointStore
 from cloudlet.server.timeseries.streams import StreamService
 from cloudlet.server.timeseries.tables import streams, variables
@@ -36,8 +37,9 @@ OWN_DEVICE_ONLY = "A device token writes only its own device's streams."
 class IngestService:
     def __init__(self, db: Database, projects: ProjectService, devices: DeviceService,
                  streams: StreamService, store: PointStore, writer: Writer,
-                 rights: PrincipalCache) -> None:
+                 rights: PrincipalCache, parsers: ParseHelpers) -> None:
         self.db = db
+        self.parsers = parsers  # line protocol bodies are parsed there
         self.rights = rights  # who may write where, remembered as briefly as principals are
         self.projects = projects
         self.devices = devices
@@ -57,6 +59,7 @@ class IngestService:
     def close(self) -> None:
         """Finish what is queued (prepared batches, then the writer's jobs)."""
         self.preparer.shutdown(wait=True)
+        self.parsers.close()
         self.writer.close()
 
     # --- writing ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from cloudlet.server.core.errors import Invalid
 from cloudlet.server.http.auth import credential
 from cloudlet.server.timeseries import lineprotocol, parsing
 from cloudlet.server.timeseries.batch import precision_factor
+from cloudlet.server.timeseries.parse_helpers import ParseHelpers
 from cloudlet.server.timeseries.wire import ingest
 
 router = APIRouter(tags=["timeseries"])
@@ -57,14 +58,15 @@ async def write_lines(project: str, request: Request, precision: str = "ns",
     field → series name, tags kept on the stream. 204 once committed."""
     factor = precision_factor(precision)
     assert factor is not None
-    await ingest(request, credential(request), project, line_parser(factor, device),
+    await ingest(request, credential(request), project,
+                 line_parser(request.app.state.services.ingest.parsers, factor, device),
                  device=device)
     return Response(status_code=204)
 
 
-def line_parser(factor: int, device: str | None) -> Any:
+def line_parser(parsers: ParseHelpers, factor: int, device: str | None) -> Any:
     def parse(body: bytes) -> Any:
-        batch = lineprotocol.parse(body, factor)
+        batch = parsers.parse_lines(body, factor)
         if device is None:
             for name in {b.device for b in batch.blocks}:
                 assert name is not None

@@ -116,6 +116,10 @@ class Writer:
         self._queue.put(job)
         return job.future
 
+    def busy(self) -> bool:
+        """Whether points are queued or being committed (other requests are writing)."""
+        return self._queued > 0
+
     def pause(self, seconds: float) -> None:
         """Hold the writer (tests of back-pressure)."""
         self._paused_until = time.monotonic() + seconds
@@ -157,15 +161,13 @@ class Writer:
             wait = self._paused_until - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            try:
-                self._commit(group)
-            finally:
-                with self._lock:
-                    self._queued -= points
+            self._commit(group, points)
             if stop:
                 return
 
-    def _commit(self, group: list[Job]) -> None:
+    def _commit(self, group: list[Job], points: int) -> None:
+        """One transaction for the group; the points leave the queue before anyone is
+        answered, so that a client's next request finds the writer idle (`busy`)."""
         try:
             with self.db.write() as tx:
                 if self._stale:  # a project went: its ids may be handed out again
@@ -173,6 +175,7 @@ class Writer:
                     self._forget()
                 outcomes = self._write_group(tx, group)
         except BaseException as error:  # the commit itself failed: nobody's write is in
+            self._release(points)
             self._forget()
             for job in group:
                 if not job.future.done():
@@ -181,6 +184,7 @@ class Writer:
                 raise
             log.exception("point write transaction failed")
             return
+        self._release(points)
         announced: dict[int, list[tuple[Written, Any, Any]]] = {}
         for job, result, error in outcomes:
             if error is not None:
@@ -197,6 +201,10 @@ class Writer:
                 self.compact(stream_id)
             except Exception:
                 log.exception("compacting stream %s failed", stream_id)
+
+    def _release(self, points: int) -> None:
+        with self._lock:
+            self._queued -= points
 
     def _write_group(self, tx: Tx, group: list[Job]) -> list[tuple[Job, Any, Any]]:
         """Every job's points in one store write; if that write fails, each job on its own
