@@ -4,11 +4,16 @@ Telegraf's start-up calls, gzip, back-pressure."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
+import json
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
+import psycopg
 
 from tests.timeseries.conftest import Project
 
@@ -155,6 +160,59 @@ def test_an_overloaded_writer_answers_429_with_retry_after(launch) -> None:  # t
     assert second.status_code == 429, second.text
     assert int(second.headers["Retry-After"]) >= 1
     assert first[0].status_code == 204
+
+
+@contextlib.contextmanager
+def _database_locked(server) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Another connection holds the server's database write lock (an operator's session,
+    another program on the same file) for as long as the block runs."""
+    url = server.env.get("CLOUDLET_DATABASE_URL")
+    if url is None:
+        conn = sqlite3.connect(server.data_dir / "cloudlet.db", isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+        return
+    with psycopg.connect(url) as conn:
+        conn.execute("LOCK TABLE point_chunks, point_head, projects IN EXCLUSIVE MODE")
+        yield
+        conn.rollback()
+
+
+def test_a_busy_database_answers_503_with_retry_after_and_writes_nothing(launch) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.accounts import make_user
+
+    server = launch(CLOUDLET_DB_BUSY_TIMEOUT="0.5")
+    user = make_user(server)
+    project = user.home_project["id"]
+    auth = {"Authorization": f"Token {user.token}"}
+    native = f"{server.api}/projects/{project}/write"
+    assert httpx.post(native, params={"precision": "s"}, headers=auth,
+                      content=b"busy v=1 1\n").status_code == 204
+    with _database_locked(server):
+        refused = httpx.post(native, params={"precision": "s"}, headers=auth,
+                             content=b"busy v=2 2\n", timeout=30)
+        influx = httpx.post(f"{server.url}/write", params={"db": project, "precision": "s"},
+                            headers=auth, content=b"busy v=3 3\n", timeout=30)
+        other = httpx.post(f"{server.api}/projects", headers=auth, json={"name": "later"},
+                           timeout=30)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "busy" in refused.json()["detail"] and int(refused.headers["Retry-After"]) >= 1
+    assert influx.status_code == 503 and influx.headers["X-Influxdb-Error"]
+    assert int(influx.headers["Retry-After"]) >= 1
+    assert other.status_code == 503 and int(other.headers["Retry-After"]) >= 1
+    again = httpx.post(native, params={"precision": "s"}, headers=auth, content=b"busy v=4 4\n")
+    assert again.status_code == 204, again.text
+    with user.client() as c:
+        gid = c.get(f"/projects/{project}/streams").json()["results"][0]["gid"]
+        got = c.get(f"/streams/{gid}/points", params={"format": "ndjson"}).text.splitlines()
+        names = [p["name"] for p in c.get("/projects", params={"limit": 1000}).json()["results"]]
+    assert [json.loads(line)["value"] for line in got] == [1.0, 4.0]
+    assert "later" not in names
 
 
 def test_write_paths_answer_as_the_rest_of_the_api(project: Project) -> None:

@@ -54,7 +54,7 @@ def prepare_installation(settings: Settings) -> tuple[str, str, str] | None:
     first time, for the caller to show once; None afterwards.
     """
     settings.prepare()
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, busy_timeout=settings.db_busy_timeout)
     try:
         migrate.upgrade(db)
         services = Services.build(settings, db)
@@ -94,7 +94,7 @@ def native_router(settings: Settings) -> APIRouter:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = (settings or Settings()).prepare()
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, busy_timeout=settings.db_busy_timeout)
     services = Services.build(settings, db)
 
     @asynccontextmanager

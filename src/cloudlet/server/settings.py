@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         default=None, description="`sqlite:///path` (default: cloudlet.db in the data dir) "
         "or `postgresql://user@host/db`"
     )
+    db_busy_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a write waits for a lock another connection "
+        "holds (SQLite busy_timeout, PostgreSQL lock_timeout) before it is answered 503"
+    )
     secret_key: str | None = Field(
         default=None, description="Signs session JWTs; generated into the data dir if unset"
     )

@@ -3,20 +3,26 @@
 SQLite (the embedded default) allows one writer: write transactions take a process-wide lock
 and `BEGIN IMMEDIATE`, so concurrent requests queue instead of failing with `database is
 locked`, and `busy_timeout` covers other processes (the operator CLI) on the same file.
-Readers use their own pooled connections under WAL. PostgreSQL needs neither.
+Readers use their own pooled connections under WAL. PostgreSQL needs neither; there
+`lock_timeout` bounds the wait for another connection's lock the same way. A write that waits
+longer, or finds the database unreachable, is answered 503 (`unavailable`).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
+
+from cloudlet.server.core.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +41,57 @@ class Tx:
         self._after.append(callback)
 
 
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """The drivers' errors about the database's state rather than the statement's."""
+    try:
+        import psycopg
+    except ImportError:  # the embedded install has no PostgreSQL driver
+        return (sqlite3.OperationalError,)
+    return (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+_DRIVER_ERRORS = _driver_errors()
+
+
+def unavailable(error: BaseException) -> Unavailable | None:
+    """The 503 for an error that says the database can't serve now (a lock held past the
+    busy timeout, the server unreachable, the pool exhausted), not that the request is
+    wrong; None for any other error (a missing table is an OperationalError too)."""
+    if isinstance(error, sa_exc.TimeoutError):
+        return Unavailable("The database is overloaded; retry shortly.", retry_after=2)
+    if isinstance(error, sa_exc.OperationalError):
+        lost, error = error.connection_invalidated, error.orig  # type: ignore[assignment]
+    else:  # the driver's own, from a raw cursor (COPY)
+        lost = False
+    if not isinstance(error, _DRIVER_ERRORS):
+        return None
+    message = str(error).lower()
+    if lost or "connection" in message or "server" in message:
+        return Unavailable("The database is unreachable; retry shortly.", retry_after=5)
+    if "locked" in message or "busy" in message or "lock timeout" in message:
+        return Unavailable("The database is busy with another writer; retry shortly.",
+                           retry_after=1)
+    return None
+
+
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout: float = 30.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.busy_timeout = busy_timeout  # seconds a write waits for another's lock
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self.engine: Engine = self._make_engine(url, echo)
 
     def _make_engine(self, url: str, echo: bool) -> Engine:
+        wait_ms = int(self.busy_timeout * 1000)
         if not self.is_sqlite:
-            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+            args = {"options": f"-c lock_timeout={wait_ms}"} if url.startswith(
+                "postgresql+psycopg") else {}
+            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10,
+                                 connect_args=args)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url, echo=echo,
+            connect_args={"check_same_thread": False, "timeout": self.busy_timeout}
         )
 
         @event.listens_for(engine, "connect")
@@ -56,7 +101,7 @@ class Database:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={wait_ms}")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -45,5 +45,12 @@ class Throttled(DomainError):
         self.retry_after = max(1, int(retry_after))
 
 
+class Unavailable(Throttled):
+    """503: the server can't take the request now (shutting down, its database busy or
+    unreachable), though nothing is wrong with it; retry after `retry_after` seconds."""
+
+    status, title = 503, "Service Unavailable"
+
+
 class NotAcceptable(DomainError):
     status, title = 406, "Not Acceptable"

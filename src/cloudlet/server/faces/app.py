@@ -15,8 +15,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, TimeoutError
 from starlette.exceptions import HTTPException
 
+from cloudlet.server.core.db import unavailable
 from cloudlet.server.core.errors import DomainError, Invalid, Throttled
 from cloudlet.server.services import Services
 
@@ -61,6 +63,10 @@ class ErrorWire:
         return self.answer(exc.status_code, message, dict(exc.headers or {}))
 
     async def on_unexpected(self, request: Request, exc: Exception) -> JSONResponse:
+        busy = unavailable(exc)
+        if busy is not None:
+            log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+            return await self.on_domain_error(request, busy)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return self.answer(500, "Internal server error; the server log has the details.")
 
@@ -75,6 +81,8 @@ def face_app(services: Services, *, title: str, routers: Iterable[APIRouter],
         face.include_router(router)
     face.add_exception_handler(DomainError, errors.on_domain_error)
     face.add_exception_handler(HTTPException, errors.on_http_error)
+    face.add_exception_handler(OperationalError, errors.on_unexpected)
+    face.add_exception_handler(TimeoutError, errors.on_unexpected)
     face.add_exception_handler(Exception, errors.on_unexpected)
     return face
 

@@ -64,7 +64,7 @@ def _v1_error(error: DomainError) -> JSONResponse:
 
 def _v2_error(error: DomainError) -> JSONResponse:
     codes = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not found",
-             413: "request too large", 429: "too many requests"}
+             413: "request too large", 429: "too many requests", 503: "unavailable"}
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
     body: dict[str, Any] = {"code": codes.get(error.status, "internal error"),
                             "message": error.detail}

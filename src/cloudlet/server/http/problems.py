@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, TimeoutError
 from starlette.exceptions import HTTPException
 
+from cloudlet.server.core.db import unavailable
 from cloudlet.server.core.errors import DomainError, Throttled
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,10 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    busy = unavailable(exc)
+    if busy is not None:
+        log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+        return await on_domain_error(request, busy)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Internal server error; the server log has the details.")
 
@@ -75,4 +81,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    # handled where a DomainError is (no 500 traceback for a busy database)
+    app.add_exception_handler(OperationalError, on_unexpected)
+    app.add_exception_handler(TimeoutError, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)

@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from cloudlet.server.core.db import Database, Tx
-from cloudlet.server.core.errors import NotFound, Throttled
+from cloudlet.server.core.db import Database, Tx, unavailable
+from cloudlet.server.core.errors import NotFound, Throttled, Unavailable
 from cloudlet.server.events.service import EventService
 from cloudlet.server.timeseries import codec
 from cloudlet.server.timeseries.devices import DeviceService
@@ -104,7 +104,7 @@ class Writer:
         """Queue a job; 429 with Retry-After when too many points are already waiting."""
         with self._lock:
             if self._closed:
-                raise Throttled("The server is shutting down; retry shortly.", retry_after=2)
+                raise Unavailable("The server is shutting down; retry shortly.", retry_after=2)
             if self._queued and self._queued + job.points > self.max_queued:
                 raise Throttled(f"The point writer is behind ({self._queued} points "
                                 "queued); retry shortly.", retry_after=1)
@@ -177,18 +177,22 @@ class Writer:
         except BaseException as error:  # the commit itself failed: nobody's write is in
             self._release(points)
             self._forget()
+            busy = unavailable(error)  # a lock held too long, the database gone: 503
             for job in group:
                 if not job.future.done():
-                    job.future.set_exception(error)
+                    job.future.set_exception(busy or error)
             if not isinstance(error, Exception):
                 raise
-            log.exception("point write transaction failed")
+            if busy is not None:
+                log.warning("point write transaction failed: %s", error)
+            else:
+                log.exception("point write transaction failed")
             return
         self._release(points)
         announced: dict[int, list[tuple[Written, Any, Any]]] = {}
         for job, result, error in outcomes:
             if error is not None:
-                job.future.set_exception(error)
+                job.future.set_exception(unavailable(error) or error)
             else:
                 job.future.set_result(result["answer"])
                 announced.setdefault(job.project_id, []).extend(result["written"])
