@@ -78,6 +78,13 @@ def test_write_json_series_form_in_batches(as_user: Cli, user: TestUser, tmp_pat
     assert read_back(user, project, "roof", "flow") == [[t * US, t * 0.5] for t in
                                                         range(1, 701)]
     assert read_back(user, project, "roof", "temp") == [[t * US, -t] for t in range(1, 501)]
+    several = tmp_path / "devices.json"
+    several.write_text(json.dumps({"precision": "ms", "devices": {
+        "d1": {"x": [[t, t] for t in range(1, 8)]}, "d2": {"y": [[t, -t] for t in range(1, 5)]}}}))
+    ran = as_user("write", project, str(several), "--batch-size", "5")
+    assert ran.code == 0 and "Wrote 11 points in 3 request(s)." in ran.stderr, ran.stderr
+    assert read_back(user, project, "d1", "x") == [[t * 1000, t] for t in range(1, 8)]
+    assert read_back(user, project, "d2", "y") == [[t * 1000, -t] for t in range(1, 5)]
     small = tmp_path / "small.json"
     small.write_text(json.dumps({"device": "roof", "series": {"flow": [[800, 1]]}}))
     ran = as_user("write", project, str(small), "--precision", "s", "--batch-size", "1")
@@ -139,6 +146,11 @@ def test_malformed_json_writes_nothing(as_user: Cli, user: TestUser, tmp_path: P
     assert ran.code == 1
     assert "not valid JSON" in ran.stderr and "line 1, column" in ran.stderr
     good = json.dumps({"device": "bad", "series": {"a": [[1, 2]]}})
+    lines = tmp_path / "lines.json"
+    lines.write_text(f"{good}\n{good}\n")
+    ran = as_user("write", project, str(lines), "--precision", "s")
+    assert ran.code == 1 and "Extra data at line 2, column 1" in ran.stderr
+    assert "--format ndjson" in ran.stderr
     broken = tmp_path / "broken.ndjson"
     broken.write_text(f"{good}\n{good}\n{{\"device\": \"bad\",\n{good}\n")
     ran = as_user("write", project, str(broken), "--precision", "s", "--batch-size", "1")

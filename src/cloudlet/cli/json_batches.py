@@ -46,8 +46,10 @@ def parse_document(body: bytes) -> Any:
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
+        hint = " (one document a line? That is --format ndjson.)" \
+            if error.msg == "Extra data" else ""
         raise Malformed(f"The file is not valid JSON: {error.msg} at line {error.lineno}, "
-                        f"column {error.colno}.") from None
+                        f"column {error.colno}.{hint}") from None
     except ValueError as error:  # not UTF-8 (or -16/-32)
         raise Malformed(f"The file is not valid JSON: {error}.") from None
 
