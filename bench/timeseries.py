@@ -20,7 +20,7 @@ its parse helper processes included.
 Knobs: BENCH_POINTS (1000000), BENCH_BATCH (5000), BENCH_CLIENTS (1,4),
 BENCH_FIELDS_PER_LINE (1; 10 puts a device's ten fields on one line),
 BENCH_TS_SETUPS (influx,sqlite,postgres), BENCH_TS_FORMS (line,columnar: Cloudlet's
-bodies), CLOUDLET_BENCH_POSTGRES_URL
+bodies), BENCH_CLOUDLET_<SETTING> (a Cloudlet setting for its runs), CLOUDLET_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -55,6 +55,9 @@ SETUPS = os.environ.get("BENCH_TS_SETUPS", "influx,sqlite,postgres").split(",")
 FORMS = os.environ.get("BENCH_TS_FORMS", "line,columnar").split(",")
 PG_URL = os.environ.get("CLOUDLET_BENCH_POSTGRES_URL",
                         "postgresql://postgres@127.0.0.1:5432/postgres")
+# BENCH_CLOUDLET_X=v runs Cloudlet with CLOUDLET_X=v (its settings: parse helpers, say)
+SERVER_ENV = {k.removeprefix("BENCH_"): v for k, v in os.environ.items()
+              if k.startswith("BENCH_CLOUDLET_")}
 DEVICES, FIELDS = 10, 10
 T0 = 1_700_000_000  # seconds
 
@@ -305,7 +308,7 @@ class Cloudlet:
                 conn.execute(f'CREATE DATABASE "{self.pg_db}"')  # type: ignore[arg-type]
             url = PG_URL.rsplit("/", 1)[0] + "/" + self.pg_db
         self.server = start_server(url, {"CLOUDLET_LOG_LEVEL": "warning",
-                                         "CLOUDLET_DEBUG_ENDPOINTS": "false"})
+                                         "CLOUDLET_DEBUG_ENDPOINTS": "false", **SERVER_ENV})
         self.user = make_user(self.server)
         self.token = self.user.api_token(scope="write")
 

@@ -38,6 +38,29 @@ _STREAMED = {"stream_results": True, "max_row_buffer": 8}
 _CURSOR_NAMES = itertools.count()  # server-side cursors need names unique per connection
 
 
+def _overlaps(c: str, sid: str, lo: str, hi: str) -> str:
+    """SQL: chunk `c` of stream `sid` overlaps [lo, hi]. A stream's chunk spans are disjoint,
+    so those are the last chunk starting at or before lo and the ones starting in (lo, hi]:
+    one range of the (stream, t_min) index, never a walk from the stream's first chunk."""
+    return (f"{c}.stream_id = {sid} AND {c}.t_min <= {hi} AND {c}.t_max >= {lo} AND "
+            f"{c}.t_min >= COALESCE((SELECT max(e.t_min) FROM point_chunks e WHERE "
+            f"e.stream_id = {sid} AND e.t_min <= {lo}), {lo})")
+
+
+_RANGE = "CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT)"
+
+
+def _in_range(columns: str) -> str:
+    """SELECT `columns` of the chunks overlapping one range, in time order (the index's:
+    no sort, so blobs stream); its parameters are `_range_args`."""
+    return (f"SELECT {columns} FROM point_chunks c WHERE {_overlaps('c', '?', '?', '?')} "
+            "ORDER BY c.t_min, c.id")
+
+
+def _range_args(stream_id: int, lo: int, hi: int) -> tuple[int, ...]:
+    return stream_id, hi, lo, stream_id, lo, lo
+
+
 @dataclass
 class Written:
     stream_id: int
@@ -202,12 +225,11 @@ class PointStore:
         stamps: dict[int, list[int]] = {}
         for start in range(0, len(ranges), 300):
             part = ranges[start:start + 300]
-            rows = ", ".join(["(CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT))"]
-                             * len(part))
+            rows = ", ".join([f"({_RANGE})"] * len(part))
             cur.execute(self._sql(  # type: ignore[attr-defined]
                 f"WITH q (sid, lo, hi) AS (VALUES {rows}) "
                 "SELECT c.stream_id, c.id, c.t_min, c.t_max, c.n FROM q JOIN point_chunks c "
-                "ON c.stream_id = q.sid AND c.t_max >= q.lo AND c.t_min <= q.hi "
+                f"ON {_overlaps('c', 'q.sid', 'q.lo', 'q.hi')} "
                 "UNION ALL SELECT h.stream_id, NULL, h.ts, NULL, NULL FROM q "
                 "JOIN point_head h ON h.stream_id = q.sid AND h.ts >= q.lo AND h.ts <= q.hi"),
                 [x for r in part for x in r])
@@ -327,9 +349,8 @@ class PointStore:
                           "AND ts <= ? LIMIT 1"), (stream_id, start, end)).first():
             return None
         rows = conn.exec_driver_sql(
-            self._sql("SELECT id, t_min, t_max, n FROM point_chunks WHERE stream_id = ? "
-                      "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id"),
-            (stream_id, start, end)).all()
+            self._sql(_in_range("c.id, c.t_min, c.t_max, c.n")),
+            _range_args(stream_id, start, end)).all()
         total, prev_max, cut = 0, None, []
         for chunk_id, t_min, t_max, n in rows:
             if prev_max is not None and t_min <= prev_max:
@@ -352,17 +373,16 @@ class PointStore:
         """(t_min, t_max, data) of the chunks overlapping [lo, hi], in order, a few at a
         time. On PostgreSQL through a binary server-side cursor: bytea arrives as bytes,
         not as hex text twice its size."""
-        sql = self._sql("SELECT t_min, t_max, data FROM point_chunks WHERE stream_id = ? "
-                        "AND t_max >= ? AND t_min <= ? ORDER BY t_min, id")
+        sql = self._sql(_in_range("c.t_min, c.t_max, c.data"))
         if not self.is_postgres:
-            yield from conn.exec_driver_sql(sql, (stream_id, lo, hi),
+            yield from conn.exec_driver_sql(sql, _range_args(stream_id, lo, hi),
                                             execution_options=_STREAMED)
             return
         raw = conn.connection.dbapi_connection
         assert raw is not None
         with raw.cursor(name=f"chunks_{next(_CURSOR_NAMES)}", binary=True) as cur:  # type: ignore[call-arg]
             cur.itersize = _STREAMED["max_row_buffer"]
-            cur.execute(sql, (stream_id, lo, hi))
+            cur.execute(sql, _range_args(stream_id, lo, hi))
             yield from cur
 
     def start_for(self, conn: Connection, stream_id: int, top: int, n: int) -> int | None:
@@ -415,8 +435,7 @@ class PointStore:
             return False
         lo, hi = int(head_ts[0]), int(head_ts[-1])
         rows = conn.exec_driver_sql(
-            self._sql("SELECT id, data FROM point_chunks WHERE stream_id = ? AND t_max >= ? "
-                      "AND t_min <= ? ORDER BY t_min, id"), (stream_id, lo, hi)).all()
+            self._sql(_in_range("c.id, c.data")), _range_args(stream_id, lo, hi)).all()
         parts = [codec.decode(data) for _, data in rows]
         ts, values = codec.merge([*parts, (head_ts, head_values)])
         self._replace(conn, stream_id, [r[0] for r in rows], ts, values)
