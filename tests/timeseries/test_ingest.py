@@ -102,12 +102,25 @@ def test_bad_rows_are_named_and_nothing_is_written(project: Project) -> None:
                           precision="s")
     assert answer.status_code == 400
     assert len(answer.json()["errors"]) == 2
+    # errors come in body order, whichever check found them; the first 20 of them
+    mixed = [[i, "x" if i % 2 else 1] if i != 4 else ["soon", 1] for i in range(60)]
+    answer = project.post({"device": "atomic", "series": {"a": [[1, "x"]], "m": mixed}},
+                          precision="s")
+    wheres = [e["where"] for e in answer.json()["errors"]]
+    assert wheres == ["series 'a' row 0"] + [f"series 'm' row {i}" for i in
+                                              [1, 3, 4, 5, *range(7, 39, 2)]][:19]
+    assert "(and 29 more)" in answer.json()["detail"]
     with project.client() as c:
-        for raw in (b"NaN", b"1e400"):  # not JSON, and infinite: both refused
+        # not JSON (but Python's json.dumps writes them), and infinite: refused by row
+        for raw in (b"NaN", b"Infinity", b"-Infinity", b"1e400"):
             answer = c.post(f"/projects/{project.id}/points", params={"precision": "s"},
-                            content=b'{"device": "atomic", "series": {"n": [[1, %s]]}}' % raw,
-                            headers={"content-type": "application/json"})
+                            content=b'{"device": "atomic", "series": {"n": [[1, 2], [2, %s]]}}'
+                            % raw, headers={"content-type": "application/json"})
             assert answer.status_code == 400, raw
+            assert [e["where"] for e in answer.json()["errors"]] == ["series 'n' row 1"], raw
+        broken = c.post(f"/projects/{project.id}/points", content=b'{"device": "atomic", "s',
+                        headers={"content-type": "application/json"})
+        assert broken.status_code == 400 and "not valid JSON" in broken.json()["detail"]
     assert project.streams() == []
     with project.client() as c:
         assert c.get(f"/projects/{project.id}/devices").json()["count"] == 0

@@ -9,6 +9,7 @@ and raised together, so one 400 names every offending row (up to a cap) and noth
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Sequence
@@ -71,16 +72,30 @@ class Batch:
 
 
 class Problems:
-    """Row errors collected while parsing one request."""
+    """Row errors collected while parsing one request: the first `MAX_ERRORS` in body order
+    (by series, or line, in order of appearance, then row), whatever order the checks ran
+    in (a series' timestamps are checked before its values)."""
 
     def __init__(self) -> None:
         self.errors: list[dict[str, Any]] = []
         self.total = 0
+        self._keys: list[tuple[int, int, int]] = []  # sorted, beside `errors`
+        self._groups: dict[str, int] = {}
 
     def add(self, where: str, message: str, **fields: Any) -> None:
         self.total += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"where": where, "message": message, **fields})
+        group, _, row = where.rpartition(" ")
+        if not row.isdigit():
+            group, row = where, "0"
+        key = (self._groups.setdefault(group, len(self._groups)), int(row), self.total)
+        if len(self.errors) == MAX_ERRORS and key > self._keys[-1]:
+            return
+        at = bisect.bisect(self._keys, key)
+        self._keys.insert(at, key)
+        self.errors.insert(at, {"where": where, "message": message, **fields})
+        if len(self.errors) > MAX_ERRORS:
+            self._keys.pop()
+            self.errors.pop()
 
     def raise_if_any(self) -> None:
         if not self.total:

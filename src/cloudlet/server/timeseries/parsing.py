@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import orjson
@@ -38,7 +39,12 @@ def parse_json(body: bytes, precision: str | None) -> Batch:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise Invalid(f"The request body is not valid JSON: {error}.") from None
+        # NaN and Infinity are not JSON, but Python's json.dumps writes them: read them,
+        # so that the refusal names their rows as for any other non-finite value
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise Invalid(f"The request body is not valid JSON: {error}.") from None
     return parse_document(doc, precision)
 
 
