@@ -104,7 +104,7 @@ class _Placed:
 def _place(ts: I64, values: F64, held: _Held | None, small_chunk: int) -> _Placed:
     if held is None:
         return _Placed([(ts, values)], {}, (ts[:0], values[:0]))
-    on_head = np.isin(ts, held.head)
+    on_head = np.isin(ts, held.head) if len(held.head) else np.zeros(len(ts), bool)
     after = np.searchsorted(held.t_min, ts, side="right")  # chunks starting at or before
     chunk = np.maximum(after - 1, 0)
     inside = (after > 0) & (ts <= held.t_max[chunk]) & ~on_head
@@ -118,7 +118,7 @@ def _place(ts: I64, values: F64, held: _Held | None, small_chunk: int) -> _Place
         gaps = [(free_ts[s:e], free_values[s:e])
                 for s, e in zip([0, *cuts], [*cuts, len(free_ts)], strict=True)]
     into = {}
-    for c in np.unique(chunk[small]).tolist():
+    for c in np.unique(chunk[small]).tolist() if small.any() else []:
         pick = small & (chunk == c)
         into[held.ids[c]] = (ts[pick], values[pick])
     return _Placed(gaps, into, (ts[to_head], values[to_head]))
