@@ -228,3 +228,24 @@ def test_a_stream_written_without_pause_is_still_compacted(
         ts, values = store.read(conn, stream)
     assert head < overwrites
     assert values.tolist() == [1.0] * overwrites + [0.0] * (200 - overwrites)
+
+
+def test_head_points_outside_every_chunk_are_kept(
+        store_db: tuple[Database, PointStore, Any]) -> None:
+    """Older versions sent out-of-order points to the head even where no chunk was: writes
+    around such head points (in a range holding no chunk) place theirs beside them."""
+    db, store, services = store_db
+    stream = _new_stream(services)
+    with db.write() as tx:
+        store.write(tx, [StreamPoints(stream, np.array([100, 200], np.int64),
+                                      np.array([1.0, 2.0]))])
+        tx.conn.exec_driver_sql(store._sql(
+            "INSERT INTO point_head (stream_id, ts, value) VALUES (?, 50, 5.0), (?, 60, 6.0)"),
+            (stream, stream))
+    with db.write() as tx:  # 50 overwrites a head point, 55 lies in the free gap before 100
+        store.write(tx, [StreamPoints(stream, np.array([50, 55], np.int64),
+                                      np.array([7.0, 8.0]))])
+    with db.read() as conn:
+        ts, values = store.read(conn, stream)
+    assert dict(zip(ts.tolist(), values.tolist(), strict=True)) == {
+        50: 7.0, 55: 8.0, 60: 6.0, 100: 1.0, 200: 2.0}

@@ -58,6 +58,10 @@ def test_bad_lines_are_named_and_nothing_is_written(project: Project) -> None:
     assert problem["errors"][0]["line"] == 'bad s="text" 2'
     assert project.streams() == []
     assert project.lines("bad.name v=1 1\n").status_code == 400  # not a device key
+    huge = project.lines(f"ok v=1 1\nbig v=1{'0' * 400}i 2\n", precision="s")
+    assert huge.status_code == 400, huge.text  # past 64 bits: refused, not a crash
+    assert [e["where"] for e in huge.json()["errors"]] == ["line 2"]
+    assert project.streams() == []
 
 
 def test_missing_timestamps_take_the_server_time(project: Project) -> None:

@@ -68,7 +68,9 @@ def unavailable(error: BaseException) -> Unavailable | None:
     message = str(error).lower()
     if lost or "connection" in message or "server" in message:
         return Unavailable("The database is unreachable; retry shortly.", retry_after=5)
-    if "locked" in message or "busy" in message or "lock timeout" in message:
+    # SQLite's busy_timeout passed ("table is locked" is a statement's own mistake), or
+    # PostgreSQL's lock_timeout
+    if "database is locked" in message or "lock timeout" in message:
         return Unavailable("The database is busy with another writer; retry shortly.",
                            retry_after=1)
     return None
@@ -85,10 +87,16 @@ class Database:
     def _make_engine(self, url: str, echo: bool) -> Engine:
         wait_ms = int(self.busy_timeout * 1000)
         if not self.is_sqlite:
-            args = {"options": f"-c lock_timeout={wait_ms}"} if url.startswith(
-                "postgresql+psycopg") else {}
-            return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10,
-                                 connect_args=args)
+            pg = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+
+            @event.listens_for(pg, "connect")
+            def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
+                # a SET, not connect_args: options in the URL or PGOPTIONS still apply
+                with dbapi_conn.cursor() as cur:
+                    cur.execute(f"SET lock_timeout = {wait_ms}")
+                dbapi_conn.commit()
+
+            return pg
         engine = create_engine(
             url, echo=echo,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout}

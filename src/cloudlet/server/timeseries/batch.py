@@ -85,7 +85,7 @@ class Problems:
     def add(self, where: str, message: str, **fields: Any) -> None:
         self.total += 1
         group, _, row = where.rpartition(" ")
-        if not row.isdigit():
+        if not (row.isascii() and row.isdigit() and len(row) < 19):
             group, row = where, "0"
         key = (self._groups.setdefault(group, len(self._groups)), int(row), self.total)
         if len(self.errors) == MAX_ERRORS and key > self._keys[-1]:

@@ -453,6 +453,8 @@ def _field_value(raw: bytes) -> float | str | None:
             return None
         if raw[-1:] == b"u" and number < 0:
             return "an unsigned integer can't be negative"
+        if not -(2**63) <= number < 2**64:
+            return "an integer must fit in 64 bits"
         return float(number)
     try:
         value = float(text)

@@ -84,12 +84,15 @@ class ParseHelpers:
             log.warning("a parse helper stopped; starting another")
             helper.stop()
             with self._lock:
-                self._all.remove(helper)
+                if helper in self._all:  # not if close() took them all meanwhile
+                    self._all.remove(helper)
             threading.Thread(target=self._spawn, args=(1,), daemon=True).start()
             return lineprotocol.parse(body, factor, default_ts=now)
         self._idle.put(helper)
         self.handed += 1
         kind, *rest = pickle.loads(reply)
+        if kind == "failed":
+            return lineprotocol.parse(body, factor, default_ts=now)
         if kind == "error":
             error_type, detail, extra = rest
             raise error_type(detail, **extra)
@@ -134,7 +137,9 @@ class _Helper:
 def serve(conn: Connection) -> None:
     """A helper's loop: a request in, the parsed blocks (or the refusal) out."""
     import gc
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     gc.freeze()
     while True:
         try:
@@ -147,6 +152,8 @@ def serve(conn: Connection) -> None:
             reply: tuple[Any, ...] = ("ok", *_pack(batch))
         except DomainError as error:
             reply = ("error", type(error), error.detail, error.extra)
+        except Exception:  # not a refusal: the server parses the body itself and answers
+            reply = ("failed",)
         conn.send_bytes(pickle.dumps(reply, protocol=5))
 
 

@@ -39,11 +39,14 @@ def parse_json(body: bytes, precision: str | None) -> Batch:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        # NaN and Infinity are not JSON, but Python's json.dumps writes them: read them,
-        # so that the refusal names their rows as for any other non-finite value
+        # NaN and Infinity are not JSON (but Python's json.dumps writes them), and orjson
+        # refuses numbers past a double's range: read those, so that the refusal names
+        # their rows as for any other non-finite value
+        if b"NaN" not in body and b"Infinity" not in body and "infinity" not in str(error):
+            raise Invalid(f"The request body is not valid JSON: {error}.") from None
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Invalid(f"The request body is not valid JSON: {error}.") from None
     return parse_document(doc, precision)
 

@@ -107,8 +107,11 @@ def _place(ts: I64, values: F64, held: _Held | None, small_chunk: int) -> _Place
     on_head = np.isin(ts, held.head) if len(held.head) else np.zeros(len(ts), bool)
     after = np.searchsorted(held.t_min, ts, side="right")  # chunks starting at or before
     chunk = np.maximum(after - 1, 0)
-    inside = (after > 0) & (ts <= held.t_max[chunk]) & ~on_head
-    small = inside & (held.n[chunk] < small_chunk)
+    if len(held.t_min):
+        inside = (after > 0) & (ts <= held.t_max[chunk]) & ~on_head
+        small = inside & (held.n[chunk] < small_chunk)
+    else:  # head points only in range (left outside every chunk by older versions)
+        inside = small = np.zeros(len(ts), bool)
     to_head = on_head | (inside & ~small)
     free = ~(on_head | inside)
     gaps = []

@@ -191,10 +191,13 @@ class Writer:
         self._release(points)
         announced: dict[int, list[tuple[Written, Any, Any]]] = {}
         for job, result, error in outcomes:
-            if error is not None:
+            if job.future.done():
+                pass  # its caller gave up (a cancelled request): committed all the same
+            elif error is not None:
                 job.future.set_exception(unavailable(error) or error)
             else:
                 job.future.set_result(result["answer"])
+            if error is None:
                 announced.setdefault(job.project_id, []).extend(result["written"])
         for project_id, written in announced.items():  # one announcement per commit group
             self._publisher.submit(self._announce, project_id, written)
@@ -216,8 +219,10 @@ class Writer:
         try:
             with tx.conn.begin_nested():
                 return self._merged(tx, group)
-        except Exception:
+        except Exception as error:
             self._forget()
+            if unavailable(error) is not None:
+                raise  # each job on its own would only wait for the same lock again
             log.debug("merged point write failed; writing the jobs one by one", exc_info=True)
         return [(job, *self._attempt(tx, job, self._apply)) for job in group]
 

@@ -8,6 +8,8 @@ with engine.connect() as connection:
     if engine.dialect.name == "sqlite":
         # one writer at a time, also against a server already running on the same file
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    else:  # a migration waits for the locks it needs, however long a running server holds them
+        connection.exec_driver_sql("SET lock_timeout = 0")
     context.configure(
         connection=connection,
         render_as_batch=engine.dialect.name == "sqlite",
