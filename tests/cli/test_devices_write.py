@@ -179,7 +179,7 @@ def test_a_refused_batch_says_what_was_written(as_user: Cli, user: TestUser, tmp
             "request(s) before it are written") in ran.stderr
     assert read_back(user, project, "roof", "temp") == [[t * US, t] for t in range(1, 21)]
     lines = tmp_path / "points.lp"
-    lines.write_text('roof temp=1 1\nroof temp="x" 2\n')
-    ran = as_user("write", project, str(lines), "--precision", "s", "--batch-size", "1")
+    lines.write_text('# a comment\nroof temp=1 1\nroof temp="x" 2\n')
+    ran = as_user("write", project, str(lines), "--precision", "s", "--batch-size", "2")
     assert ran.code == 1
-    assert "Request 2 (line 2) failed; the 1 points of the 1 request(s)" in ran.stderr
+    assert "Request 2 (line 3) failed; the 1 lines of the 1 request(s)" in ran.stderr

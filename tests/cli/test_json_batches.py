@@ -56,3 +56,9 @@ def test_ndjson_packs_lines_of_one_frame_and_keeps_others_apart() -> None:
     assert [p.doc for p in parts] == [{"device": "d", "series": {"t": [[1, 1], [2, 2]]}},
                                       {"device": "e", "series": {"t": [[3, 3]]}}, "not a form"]
     assert [p.where for p in parts] == ["lines 1–2", "line 3", "line 4"]
+
+
+def test_ndjson_frames_differing_only_in_json_type_are_kept_apart() -> None:
+    lines = [{"device": 1, "series": {"t": [[1, 1]]}}, {"device": True, "series": {"t": [[2, 2]]}}]
+    stream = io.BytesIO(b"".join(json.dumps(doc).encode() + b"\n" for doc in lines))
+    assert [p.doc for p, _ in split_ndjson(stream, 10)] == lines  # 1 == True in Python

@@ -166,6 +166,11 @@ def _join(first: Any, then: Any) -> Any | None:
     return None
 
 
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Frames equal as JSON: Python's == takes `"device": 1` and `true` for the same."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
 @dataclass
 class _Packer:
     """Fills a request with runs of one frame until it holds `size` points."""
@@ -178,7 +183,7 @@ class _Packer:
     lines: tuple[int, int] = (0, 0)
 
     def add(self, run: _Run, line: int) -> Iterator[Part]:
-        if self.pieces and (run.form, run.frame) != (self.form, self.frame):
+        if self.pieces and (run.form != self.form or not _same(run.frame, self.frame)):
             yield from self.flush()
         total, start = _length(run.points) or 0, 0
         while True:

@@ -100,7 +100,7 @@ def _requests(kind: Format, stream: IO[bytes], size: int, total: int | None,
                 yield Batch({"csv": body, "precision": precision}, where, sent, total)
             else:
                 yield Batch({"lines": body, "precision": precision or "ns"}, where, sent,
-                            total, lines=body.count(b"\n"))
+                            total, lines=_data_lines(body))
 
 
 def write(
@@ -160,10 +160,17 @@ def write(
     note(f"Wrote {points} {what} in {requests} request(s).")
 
 
+def _data_lines(body: bytes) -> int:
+    """Line protocol lines that are not blank or comments."""
+    return sum(1 for line in body.split(b"\n") if line.strip() and
+               not line.lstrip().startswith(b"#"))
+
+
 def _stopped(error: CloudletError, batch: Batch, requests: int, points: int) -> typer.Exit:
     """The server's error, then what of the input it concerns and what is already in."""
     stop = fail(error)
-    before = (f"the {points} points of the {requests} request(s) before it are written "
+    what = "points" if batch.lines is None else "lines"
+    before = (f"the {points} {what} of the {requests} request(s) before it are written "
               "(each request is committed on its own)" if requests else "nothing was written")
     typer.echo(f"Request {requests + 1} ({batch.where}) failed; {before}.", err=True)
     return stop
