@@ -51,6 +51,8 @@ def _driver_errors() -> tuple[type[Exception], ...]:
 
 
 _DRIVER_ERRORS = _driver_errors()
+# what `unavailable` may turn into a 503: the error wires handle these as they do DomainError
+DATABASE_ERRORS = (sa_exc.OperationalError, sa_exc.TimeoutError)
 
 
 def unavailable(error: BaseException) -> Unavailable | None:

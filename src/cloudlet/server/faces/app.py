@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, TimeoutError
 from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.db import unavailable
+from cloudlet.server.core.db import DATABASE_ERRORS, unavailable
 from cloudlet.server.core.errors import DomainError, Invalid, Throttled
 from cloudlet.server.services import Services
 
@@ -81,8 +80,8 @@ def face_app(services: Services, *, title: str, routers: Iterable[APIRouter],
         face.include_router(router)
     face.add_exception_handler(DomainError, errors.on_domain_error)
     face.add_exception_handler(HTTPException, errors.on_http_error)
-    face.add_exception_handler(OperationalError, errors.on_unexpected)
-    face.add_exception_handler(TimeoutError, errors.on_unexpected)
+    for kind in DATABASE_ERRORS:
+        face.add_exception_handler(kind, errors.on_unexpected)
     face.add_exception_handler(Exception, errors.on_unexpected)
     return face
 

@@ -9,10 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, TimeoutError
 from starlette.exceptions import HTTPException
 
-from cloudlet.server.core.db import unavailable
+from cloudlet.server.core.db import DATABASE_ERRORS, unavailable
 from cloudlet.server.core.errors import DomainError, Throttled
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
-    # handled where a DomainError is (no 500 traceback for a busy database)
-    app.add_exception_handler(OperationalError, on_unexpected)
-    app.add_exception_handler(TimeoutError, on_unexpected)
+    for kind in DATABASE_ERRORS:  # handled where a DomainError is: a busy database is no 500
+        app.add_exception_handler(kind, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)

@@ -52,6 +52,10 @@ def _overlaps(c: str, sid: str, lo: str, hi: str) -> str:
 _RANGE = "CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT)"
 
 
+def _marks(n: int) -> str:
+    return ", ".join(["?"] * n)
+
+
 def _in_range(columns: str) -> str:
     """SELECT `columns` of the chunks overlapping one range, in time order (the index's:
     no sort, so blobs stream); its parameters are `_range_args`."""
@@ -216,7 +220,7 @@ class PointStore:
             cur.close()
 
     def _last_ts(self, cur: object, ids: list[int]) -> dict[int, int | None]:
-        marks = ", ".join(["?"] * len(ids))
+        marks = _marks(len(ids))
         lock = " ORDER BY id FOR UPDATE" if self.is_postgres else ""
         cur.execute(self._sql(f"SELECT id, last_ts FROM streams WHERE id IN ({marks}){lock}"),  # type: ignore[attr-defined]
                     ids)
@@ -251,7 +255,7 @@ class PointStore:
         """Small chunks with points merged in (theirs win): old rows deleted, new ones added
         to `rows`."""
         ids = list(rewrites)
-        marks = ", ".join(["?"] * len(ids))
+        marks = _marks(len(ids))
         cur.execute(self._sql(f"SELECT id, data FROM point_chunks WHERE id IN ({marks})"),  # type: ignore[attr-defined]
                     ids)
         for chunk_id, data in cur.fetchall():  # type: ignore[attr-defined]
@@ -295,9 +299,9 @@ class PointStore:
         beside a busy thread that way, 24 ms in one statement)."""
         if self.is_postgres:
             cur.executemany(self._sql(  # type: ignore[attr-defined]
-                f"{head} VALUES ({', '.join(['?'] * len(rows[0]))}) {tail}"), rows)
+                f"{head} VALUES ({_marks(len(rows[0]))}) {tail}"), rows)
             return
-        row = f"({', '.join(['?'] * len(rows[0]))})"
+        row = f"({_marks(len(rows[0]))})"
         step = 30_000 // len(rows[0])  # SQLite allows 32,766 parameters a statement
         for start in range(0, len(rows), step):
             part = rows[start:start + step]
@@ -308,7 +312,7 @@ class PointStore:
         for start in range(0, len(ids), 30_000):
             part = ids[start:start + 30_000]
             cur.execute(self._sql(  # type: ignore[attr-defined]
-                f"DELETE FROM point_chunks WHERE id IN ({', '.join(['?'] * len(part))})"), part)
+                f"DELETE FROM point_chunks WHERE id IN ({_marks(len(part))})"), part)
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.is_postgres else text
@@ -488,7 +492,7 @@ class PointStore:
         if len(current) > 1:
             runs.append(current)
         for run in runs:
-            marks = ", ".join(["?"] * len(run))
+            marks = _marks(len(run))
             rows = conn.exec_driver_sql(
                 self._sql(f"SELECT data FROM point_chunks WHERE id IN ({marks}) "
                           "ORDER BY t_min, id"), tuple(run)).all()
