@@ -137,10 +137,28 @@ def test_writes_overwrites_and_compactions_read_like_a_dict(
 
 
 job_points = st.lists(st.tuples(st.integers(0, 400), finite), min_size=1, max_size=40)
+
+
+@st.composite
+def disjoint_jobs(draw: st.DrawFn) -> tuple[str, list[tuple[str, list[tuple[int, float]]]]]:
+    """A group of jobs over disjoint runs of time, in any order, as several clients send
+    consecutive batches: they land between, inside or on what earlier writes stored."""
+    spans = draw(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 15)), min_size=2,
+                          max_size=5))
+    position, jobs = draw(st.integers(0, 300)), []
+    for gap, length in spans:
+        start = position + gap
+        jobs.append(("ok", [(t, draw(finite)) for t in range(start, start + length)]))
+        position = start + length
+    order = draw(st.permutations(range(len(jobs))))
+    return "group", [jobs[i] for i in order]
+
+
 group_op = st.one_of(
     # jobs committed together: ok, a job with an unknown device, a job with a missing stream
     st.tuples(st.just("group"), st.lists(st.tuples(st.sampled_from(["ok"] * 6 + [
         "device", "stream"]), job_points), min_size=1, max_size=5)),
+    disjoint_jobs(),
     st.tuples(st.just("compact"), st.none()),
 )
 
@@ -150,7 +168,7 @@ group_op = st.one_of(
 @given(st.lists(group_op, min_size=1, max_size=8))
 def test_jobs_of_one_commit_group_read_like_separate_writes(
         store_db: tuple[Database, PointStore, Any], ops: list[tuple[str, Any]]) -> None:
-    """The writer merges a commit group's jobs per stream: the later job wins on equal
+    """The writer combines a commit group's jobs per stream: the later job wins on equal
     timestamps, as a later write would, and a failing job fails alone, writing nothing."""
     from cloudlet.server.core.errors import NotFound
     from cloudlet.server.timeseries.writer import Job, Part
@@ -199,6 +217,10 @@ def test_jobs_of_one_commit_group_read_like_separate_writes(
         newest = conn.exec_driver_sql(
             f"SELECT last_ts FROM streams WHERE id = {stream}").scalar_one()
         assert newest == (max(truth) if truth else None)
+        spans = conn.exec_driver_sql(
+            f"SELECT t_min, t_max FROM point_chunks WHERE stream_id = {stream} "
+            "ORDER BY t_min").all()
+        assert all(b[0] > a[1] for a, b in itertools.pairwise(spans))
 
 
 def test_a_stream_written_without_pause_is_still_compacted(

@@ -151,7 +151,8 @@ class PointStore:
 
     def write(self, tx: Tx, items: list[StreamPoints],
               known: dict[int, int | None] | None = None) -> list[Written]:
-        """Store points of several streams; each item's ts must be sorted and unique.
+        """Store points of several streams; each item's ts must be sorted and unique, and
+        the items of one stream disjoint and in time order.
 
         `known` holds the newest stored timestamp of the streams a caller keeps track of
         (SQLite's single writer, which saw every write); the other streams' are read — and
@@ -168,22 +169,24 @@ class PointStore:
             last = self._last_ts(cur, ask) if ask else {}
             last.update((i.stream_id, known[i.stream_id]) for i in items
                         if i.stream_id in known)
+            stored = dict(last)  # `last` follows the items as they are placed
             chunks: list[tuple[int, int, int, int, bytes]] = []
             head: list[tuple[int, int, float]] = []
-            updates: list[tuple[int, int]] = []
             written: list[Written] = []
-            cuts = []
+            cuts, befores = [], []
             for item in items:  # how many points of each lie at or before what is stored
                 newest = last.get(item.stream_id)
+                befores.append(newest)
                 cuts.append(0 if newest is None or item.ts[0] > newest else
                             int(np.searchsorted(item.ts, newest, side="right")))
+                if newest is None or item.ts[-1] > newest:
+                    last[item.stream_id] = int(item.ts[-1])
             held = self._held(cur, [
                 (item.stream_id, int(item.ts[0]), int(item.ts[cut - 1]))
                 for item, cut in zip(items, cuts, strict=True) if cut])
             rewrites: dict[int, tuple[int, I64, F64]] = {}
-            for item, cut in zip(items, cuts, strict=True):
+            for item, cut, newest in zip(items, cuts, befores, strict=True):
                 ts, values = item.ts, item.values
-                newest = last.get(item.stream_id)
                 to_head = 0
                 if cut:  # the older part: into gaps, small chunks, or the head
                     placed = _place(ts[:cut], values[:cut], held.get(item.stream_id),
@@ -191,8 +194,12 @@ class PointStore:
                     for gap_ts, gap_values in placed.gaps:
                         self._chunk_rows(chunks, item.stream_id, gap_ts, gap_values,
                                          compress=False)
-                    rewrites.update((chunk_id, (item.stream_id, *points))
-                                    for chunk_id, points in placed.into.items())
+                    for chunk_id, (into_ts, into_values) in placed.into.items():
+                        if chunk_id in rewrites:  # an earlier item of the stream, before
+                            _, had_ts, had_values = rewrites[chunk_id]
+                            into_ts = np.concatenate([had_ts, into_ts])
+                            into_values = np.concatenate([had_values, into_values])
+                        rewrites[chunk_id] = (item.stream_id, into_ts, into_values)
                     to_head = len(placed.head[0])
                     head.extend(zip([item.stream_id] * to_head, placed.head[0].tolist(),
                                     placed.head[1].tolist(), strict=True))
@@ -200,7 +207,6 @@ class PointStore:
                 self._chunk_rows(chunks, item.stream_id, ts, values, compress=False)
                 top = int(item.ts[-1])
                 if newest is None or top > newest:
-                    updates.append((top, item.stream_id))
                     newest = top
                 written.append(Written(item.stream_id, len(item.ts), int(item.ts[0]), top,
                                        to_head, newest))
@@ -210,6 +216,8 @@ class PointStore:
             if head:
                 self._values(cur, "INSERT INTO point_head (stream_id, ts, value)", head,
                              "ON CONFLICT (stream_id, ts) DO UPDATE SET value = excluded.value")
+            updates = [(last[sid], sid) for sid in dict.fromkeys(i.stream_id for i in items)
+                       if last[sid] is not None and last[sid] != stored.get(sid)]
             if updates and self.is_postgres:
                 cur.executemany("UPDATE streams SET last_ts = %s WHERE id = %s", updates)
             elif updates:
@@ -230,7 +238,8 @@ class PointStore:
         """Per stream of (stream, lo, hi): its chunks and head timestamps within [lo, hi],
         one query for them all, since batches that arrive out of order (several clients)
         bring such a range for every stream they touch."""
-        chunks: dict[int, list[tuple[int, int, int, int]]] = {}
+        chunks: dict[int, dict[int, tuple[int, int, int, int]]] = {}  # by id: two
+        # ranges of a stream may meet one chunk
         stamps: dict[int, list[int]] = {}
         for start in range(0, len(ranges), 300):
             part = ranges[start:start + 300]
@@ -246,8 +255,8 @@ class PointStore:
                 if chunk_id is None:
                     stamps.setdefault(sid, []).append(t_min)
                 else:
-                    chunks.setdefault(sid, []).append((chunk_id, t_min, t_max, n))
-        return {sid: _Held.of(chunks.get(sid, []), stamps.get(sid, []))
+                    chunks.setdefault(sid, {})[chunk_id] = (chunk_id, t_min, t_max, n)
+        return {sid: _Held.of(list(chunks.get(sid, {}).values()), stamps.get(sid, []))
                 for sid in chunks.keys() | stamps.keys()}
 
     def _rewrite(self, cur: object, rewrites: dict[int, tuple[int, I64, F64]],

@@ -15,6 +15,7 @@ transaction writes are locked (`FOR UPDATE`), so writers of one stream take turn
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -229,8 +230,7 @@ class Writer:
     def _merged(self, tx: Tx, group: list[Job]) -> list[tuple[Job, Any, Any]]:
         """Jobs resolve their streams (in a savepoint of their own when that may write or
         fail: a device to register, a stream to create, tags to set); then their points
-        are merged per stream, a later job winning on equal timestamps as it would as a
-        later write, and stored at once: one chunk row per stream per group."""
+        are stored at once, per stream as `_combined` says."""
         failed: dict[int, BaseException] = {}
         resolved: list[tuple[int, dict[int, StreamPoints], list[str]]] = []
         for index, job in enumerate(group):
@@ -247,9 +247,8 @@ class Writer:
         for _, points, _ in resolved:
             for sid, item in points.items():
                 per_stream.setdefault(sid, []).append(item)
-        self._store(tx, [parts[0] if len(parts) == 1 else
-                         StreamPoints(sid, *codec.merge([(p.ts, p.values) for p in parts]))
-                         for sid, parts in per_stream.items()])
+        self._store(tx, [item for sid, parts in per_stream.items()
+                         for item in _combined(sid, parts)])
         results = {index: self._result(tx, points, registered)
                    for index, points, registered in resolved}
         return [(job, results.get(index), failed.get(index)) for index, job in enumerate(group)]
@@ -468,3 +467,18 @@ class Writer:
             self._dirty.pop(stream_id, None)
             done += self.compact(stream_id)
         return done
+
+
+def _combined(stream_id: int, parts: list[StreamPoints]) -> list[StreamPoints]:
+    """One stream's points from the jobs of a group: each job's as they are, in time order,
+    when their spans are disjoint — several clients' batches are, and a batch that comes
+    after its neighbours then lands in the gap between their chunks, where one chunk of
+    them both would have a hole it must rewrite; else merged, a later job winning on equal
+    timestamps as it would as a later write."""
+    parts = [p for p in parts if len(p.ts)]
+    if len(parts) < 2:
+        return parts
+    ordered = sorted(parts, key=lambda p: int(p.ts[0]))
+    if all(a.ts[-1] < b.ts[0] for a, b in itertools.pairwise(ordered)):
+        return ordered
+    return [StreamPoints(stream_id, *codec.merge([(p.ts, p.values) for p in parts]))]
