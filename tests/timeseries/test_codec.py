@@ -72,7 +72,9 @@ def store_db(request: pytest.FixtureRequest, pg_databases: pg.PgDatabases | None
     db = Database(settings.db_url)
     migrate.upgrade(db)
     services = Services.build(settings, db)
-    # chunks of 8 points and more count as big: out-of-order points meet both kinds
+    # chunks of 8 points and more count as big: out-of-order points meet both kinds, in
+    # this store and in the writer's
+    services.ingest.writer.store.small_chunk = 8
     yield db, PointStore(is_postgres=not db.is_sqlite, small_chunk=8), services
     db.dispose()
 
