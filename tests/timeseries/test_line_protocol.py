@@ -248,9 +248,9 @@ def test_write_paths_answer_as_the_rest_of_the_api(project: Project) -> None:
             "/api/v1/projects/{project}/points"} <= set(paths)
 
 
-def test_big_bodies_are_parsed_by_a_helper_while_others_write(project: Project) -> None:
-    """While the writer has points queued, a big body goes to a parse helper process: its
-    points and its refusals are the same as the server's own parse."""
+def _writer_busy(project: Project) -> tuple[int, threading.Thread]:
+    """Once a parse helper is up: hold the writer with a small write queued (so that big
+    bodies go to a helper); (bodies handed to helpers so far, the queued write's thread)."""
     with project.client() as c:
         deadline = time.monotonic() + 30
         while c.get("/_debug/timeseries/parsers").json()["helpers"] < 1:
@@ -262,6 +262,13 @@ def test_big_bodies_are_parsed_by_a_helper_while_others_write(project: Project) 
                               kwargs={"precision": "s"})
     queued.start()
     time.sleep(0.3)  # the early write waits in the writer's queue: the writer is busy
+    return handed, queued
+
+
+def test_big_bodies_are_parsed_by_a_helper_while_others_write(project: Project) -> None:
+    """While the writer has points queued, a big body goes to a parse helper process: its
+    points and its refusals are the same as the server's own parse."""
+    handed, queued = _writer_busy(project)
     good = "".join(f"big,site=a\\ b v={i}.25,n={i}i {i + 1}\n" for i in range(2000))
     bad = good + 'big v="text" 9999\n'
     refused = project.lines(bad, precision="s")
@@ -276,3 +283,32 @@ def test_big_bodies_are_parsed_by_a_helper_while_others_write(project: Project) 
     assert project.points("big", "n")[-1] == [2000 * US, 1999.0]
     assert project.stream("big", "v")["tags"] == {"site": "a b"}
     assert project.points("early", "v") == [[US, 1.0]]
+
+
+def test_big_json_bodies_are_parsed_by_a_helper_too(project: Project) -> None:
+    """Columnar and list-form JSON go to a helper as line protocol does: the same points,
+    stream gids and refusals (naming their rows) as the server's own parse."""
+    project.lines("jsonbig v=0 0\n", precision="s")
+    gid = project.stream("jsonbig", "v")["gid"]
+    handed, queued = _writer_busy(project)
+    times = list(range(1, 3001))
+    columnar = {"device": "jsonbig", "series": {"w": {"time": times,
+                                                       "value": [t / 4 for t in times]}}}
+    listed = [{"stream": gid, "timestamp": t, "value": t + 0.5} for t in times]
+    refused = {"device": "jsonbig", "series": {"w": [[t, t / 4] for t in times] + [[9, "x"]]}}
+    bad = project.post(refused, precision="s")
+    assert bad.status_code == 400, bad.text
+    assert [e["where"] for e in bad.json()["errors"]] == ["series 'w' row 3000"]
+    answers: list[httpx.Response] = []
+    writes = [threading.Thread(target=lambda body=body: answers.append(
+        project.post(body, precision="s"))) for body in (columnar, listed)]
+    for write in writes:  # both sent while the writer is still held
+        write.start()
+    for write in [*writes, queued]:
+        write.join()
+    for answer in answers:
+        assert answer.status_code == 200 and answer.json()["points"] == 3000, answer.text
+    with project.client() as c:
+        assert c.get("/_debug/timeseries/parsers").json()["handed"] == handed + 3
+    assert project.points("jsonbig", "w")[7] == [8 * US, 2.0]
+    assert project.points("jsonbig", "v")[1:3] == [[US, 1.5], [2 * US, 2.5]]

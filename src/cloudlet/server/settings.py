@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     )
     parse_helpers: int = Field(
         default=1, ge=0, le=8, description="Helper processes that parse big line-protocol "
-        "bodies beside the server's own process (0: parse in it)"
+        "and JSON point bodies beside the server's own process (0: parse in it)"
     )
     points_compression: bool = Field(
         default=True, description="Compact point chunks with zlib (writes stay uncompressed)"

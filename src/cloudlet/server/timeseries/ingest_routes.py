@@ -41,8 +41,10 @@ async def write_points(project: str, request: Request, precision: str | None = N
         def parse(body: bytes) -> Any:
             return parsing.parse_csv(body, precision, device)
     elif kind in ("", "application/json") or kind.endswith("+json"):
+        parsers: ParseHelpers = request.app.state.services.ingest.parsers
+
         def parse(body: bytes) -> Any:
-            return parsing.parse_json(body, precision)
+            return parsers.parse_json(body, precision)
     else:
         raise Invalid(f"Send JSON or CSV (text/csv), not {kind!r}.")
     result = await ingest(request, credential(request), project, parse, device=device)
