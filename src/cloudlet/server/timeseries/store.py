@@ -217,7 +217,7 @@ class PointStore:
                 self._values(cur, "INSERT INTO point_head (stream_id, ts, value)", head,
                              "ON CONFLICT (stream_id, ts) DO UPDATE SET value = excluded.value")
             updates = [(last[sid], sid) for sid in dict.fromkeys(i.stream_id for i in items)
-                       if last[sid] is not None and last[sid] != stored.get(sid)]
+                       if last[sid] != stored.get(sid)]
             if updates and self.is_postgres:
                 cur.executemany("UPDATE streams SET last_ts = %s WHERE id = %s", updates)
             elif updates:
@@ -238,8 +238,8 @@ class PointStore:
         """Per stream of (stream, lo, hi): its chunks and head timestamps within [lo, hi],
         one query for them all, since batches that arrive out of order (several clients)
         bring such a range for every stream they touch."""
-        chunks: dict[int, dict[int, tuple[int, int, int, int]]] = {}  # by id: two
-        # ranges of a stream may meet one chunk
+        # by chunk id: two ranges of one stream may meet the same chunk
+        chunks: dict[int, dict[int, tuple[int, int, int, int]]] = {}
         stamps: dict[int, list[int]] = {}
         for start in range(0, len(ranges), 300):
             part = ranges[start:start + 300]
